@@ -1,0 +1,181 @@
+"""Where event-level work runs: one place opens a data source as ibis tables.
+
+DuckDB (embedded, the default), a local or remote Apache Spark session, or
+any backend ibis can reach through a connection URL. Everything downstream
+receives a :class:`Source` and writes ibis expressions against its tables;
+only account-level results are brought into pandas.
+
+A folder source holds one entry per contract table, either a folder of
+Parquet files (``sessions/part-0000.parquet``, partitions allowed), a single
+``sessions.parquet`` or a ``sessions.csv``. Unknown entries are ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+
+from healthlab.errors import ParameterError, SourceError
+from healthlab.tables import TABLES
+
+__all__ = ["Source", "open_source", "get_spark_session", "ENGINES"]
+
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass
+class Source:
+    """An opened data source: an ibis backend and the contract tables in it.
+
+    Attributes
+    ----------
+    con : ibis backend
+        The connection every expression runs on.
+    tables : dict of str to ibis.Table
+        The contract tables found in the source, by contract name.
+    location : str
+        Where the data came from (folder, file or URL), for reports.
+    engine : str
+        Backend name (``'duckdb'``, ``'pyspark'``, ...).
+    dropped_rows : dict of str to int
+        Rows dropped by contract validation per ``table.column`` (filled in
+        by :func:`healthlab.contract.validate_source`).
+    """
+
+    con: object
+    tables: dict[str, ibis.Table]
+    location: str
+    engine: str
+    dropped_rows: dict[str, int] = field(default_factory=dict)
+
+    def table(self, name: str) -> ibis.Table | None:
+        """Return the contract table `name`, or None when the source lacks it."""
+        return self.tables.get(name)
+
+
+def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
+    """Open `source` as ibis tables on the chosen engine.
+
+    Parameters
+    ----------
+    source : str, Path or ibis backend
+        A folder of Parquet/CSV tables, a ``.duckdb`` file, an ibis
+        connection URL (``'postgres://...'``) or an ibis backend object.
+    engine : {'duckdb', 'spark'}
+        Engine that reads a folder source. Ignored for the other kinds,
+        which carry their own engine.
+    threads : int, optional
+        DuckDB worker threads (default: DuckDB's own choice).
+
+    Returns
+    -------
+    Source
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"`engine` must be one of {ENGINES}, got {engine!r}.")
+    if not isinstance(source, str | Path):
+        return _from_backend(source, location=repr(source))
+    text = str(source)
+    if "://" in text:
+        try:
+            con = ibis.connect(text)
+        except Exception as exc:  # noqa: BLE001 - any driver error means the same
+            raise SourceError(f"Cannot connect to {text!r}: {exc}") from exc
+        return _from_backend(con, location=text)
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(
+            f"Data source {str(path)!r} does not exist; pass a folder of "
+            "Parquet/CSV tables, a .duckdb file or an ibis connection URL."
+        )
+    if path.is_file():
+        if path.suffix != ".duckdb":
+            raise SourceError(
+                f"Data source {str(path)!r} is a file but not a .duckdb database."
+            )
+        con = ibis.duckdb.connect(str(path), read_only=True)
+        _set_utc(con, threads)
+        return _from_backend(con, location=str(path))
+    if engine == "spark":
+        con = ibis.pyspark.connect(get_spark_session())
+    else:
+        con = ibis.duckdb.connect()
+        _set_utc(con, threads)
+    return Source(con, _read_folder(con, path), str(path), con.name)
+
+
+def _set_utc(con, threads: int | None) -> None:
+    # Days are UTC calendar days whatever the machine's time zone.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    if threads is not None:
+        con.raw_sql(f"SET threads = {int(threads)}")
+
+
+def _from_backend(con, location: str) -> Source:
+    names = set(con.list_tables())
+    tables = {name: con.table(name) for name in TABLES if name in names}
+    return Source(con, tables, location, con.name)
+
+
+def _read_folder(con, path: Path) -> dict[str, ibis.Table]:
+    tables = {}
+    for name in TABLES:
+        entry = _folder_entry(path, name)
+        if entry is None:
+            continue
+        try:
+            if entry.suffix == ".csv":
+                tables[name] = con.read_csv(str(entry), table_name=f"src_{name}")
+            else:
+                tables[name] = con.read_parquet(_parquet_glob(entry), table_name=f"src_{name}")
+        except Exception as exc:  # noqa: BLE001 - reader errors vary by engine
+            raise SourceError(
+                f"Cannot read table {name!r} from {str(entry)!r}: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            ) from exc
+    return tables
+
+
+def _folder_entry(path: Path, name: str) -> Path | None:
+    for candidate in (path / name, path / f"{name}.parquet", path / f"{name}.csv"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _parquet_glob(entry: Path) -> str:
+    if entry.is_dir():
+        return str(entry / "**" / "*.parquet")
+    return str(entry)
+
+
+@functools.cache
+def get_spark_session(master: str = "local[2]"):
+    """Return one shared Spark session configured for healthlab.
+
+    The session uses UTC, a temporary warehouse folder (so nothing is written
+    into the working directory) and few shuffle partitions, which suits
+    account-level results on one machine. Starting it takes several seconds;
+    it is created once per process.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SourceError(
+            "The Spark engine needs pyspark: pip install 'healthlab[spark]'."
+        ) from exc
+    warehouse = tempfile.mkdtemp(prefix="healthlab-spark-warehouse-")
+    return (
+        SparkSession.builder.master(master)
+        .appName("healthlab")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
