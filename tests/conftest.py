@@ -1,0 +1,64 @@
+"""Shared fixtures: a private Jupyter/matplotlib home, small worlds, Spark."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Jupyter, IPython and matplotlib write under $HOME by default; keep tests
+# (and the notebooks they execute) away from it.
+_STATE = Path(tempfile.mkdtemp(prefix="healthlab-tests-"))
+for _var, _sub in {
+    "MPLCONFIGDIR": "matplotlib",
+    "IPYTHONDIR": "ipython",
+    "JUPYTER_CONFIG_DIR": "jupyter/config",
+    "JUPYTER_DATA_DIR": "jupyter/data",
+    "JUPYTER_RUNTIME_DIR": "jupyter/runtime",
+}.items():
+    os.environ.setdefault(_var, str(_STATE / _sub))
+os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_STATE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    """The shared real datasets; tests using it skip when it is absent."""
+    path = Path(
+        os.environ.get("HEALTHLAB_DATASETS", ROOT.parent / "shared" / "datasets")
+    )
+    if not path.is_dir():
+        pytest.skip(f"real datasets folder {path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Path:
+    """A small simulated world (120 accounts, 12 months), made once."""
+    from healthlab.simulate import simulate_world
+
+    path = tmp_path_factory.mktemp("small_world")
+    simulate_world(path, n_accounts=120, months=12, seed=7)
+    return path
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session shared by the whole test run."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI"):
+            pytest.fail("Java is required for the Spark tests in CI")
+        pytest.skip("no Java runtime for Spark")
+    from healthlab.engine import get_spark_session
+
+    return get_spark_session()
