@@ -1,0 +1,150 @@
+"""The ``healthlab`` command line.
+
+Each subcommand is a thin shell over a package function, so everything it
+does is also available from Python. Errors about the input print one line
+naming the problem and the fix and exit with status 2; ``--debug`` shows the
+full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from healthlab.errors import HealthlabError
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_WORLD = Path("datasets") / "default"
+DEFAULT_STORE = Path("healthlab.duckdb")
+DEFAULT_REPORTS = Path("reports")
+
+logger = logging.getLogger("healthlab")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``healthlab`` command."""
+    parser = argparse.ArgumentParser(
+        prog="healthlab",
+        description=(
+            "Customer Health Scores for subscription accounts: simulate a "
+            "world, check a data source, score it against peer benchmarks, "
+            "validate and calibrate the score, and write HTML reports."
+        ),
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks on errors"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only print warnings and errors"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for register in _COMMANDS:
+        register(commands)
+    return parser
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        default=str(DEFAULT_WORLD),
+        help="folder of Parquet/CSV tables, .duckdb file or ibis URL "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="engine for event-level work on a folder source (default: duckdb)",
+    )
+
+
+def _register_simulate(commands) -> None:
+    p = commands.add_parser(
+        "simulate",
+        help="write a synthetic world with known churn truth",
+        description="Simulate accounts, users, events and churn into a folder "
+        "of partitioned Parquet tables plus truth.json.",
+    )
+    p.add_argument("--out", default=str(DEFAULT_WORLD), help="output folder")
+    p.add_argument("--accounts", type=int, default=2000, help="number of accounts")
+    p.add_argument("--months", type=int, default=24, help="length of the period")
+    p.add_argument("--start", default="2024-11-01", help="first day of the period")
+    p.add_argument("--seed", type=int, default=20261203, help="random seed")
+    p.set_defaults(handler=_cmd_simulate)
+
+
+def _cmd_simulate(args) -> None:
+    from healthlab.simulate import simulate_world
+
+    summary = simulate_world(
+        args.out,
+        n_accounts=args.accounts,
+        months=args.months,
+        start=args.start,
+        seed=args.seed,
+    )
+    print(summary)
+
+
+def _register_check(commands) -> None:
+    p = commands.add_parser(
+        "check",
+        help="check a data source against the data contract",
+        description="Validate every table and column of a source; print the "
+        "tables found and their row counts, or the first violation.",
+    )
+    _add_source(p)
+    p.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="drop rows that break range, null or unknown-account rules "
+        "(with a warning and a count) instead of failing",
+    )
+    p.set_defaults(handler=_cmd_check)
+
+
+def _cmd_check(args) -> None:
+    from healthlab.contract import validate_source
+    from healthlab.engine import open_source
+
+    source = validate_source(
+        open_source(args.source, engine=args.engine), drop_invalid=args.drop_invalid
+    )
+    for name, table in sorted(source.tables.items()):
+        print(f"{name:<16} {source.con.execute(table.count()):>12,} rows")
+    for key, count in sorted(source.dropped_rows.items()):
+        print(f"dropped {count:,} rows of {key}")
+    print(f"{source.location}: the data contract holds.")
+
+
+_COMMANDS = [_register_simulate, _register_check]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(message)s",
+    )
+    try:
+        args.handler(args)
+    except HealthlabError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"healthlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"healthlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
