@@ -215,7 +215,9 @@ def execute_notebook(
     Jupyter, IPython and matplotlib get configuration and runtime folders in
     the temporary directory when ``JUPYTER_CONFIG_DIR``, ``JUPYTER_DATA_DIR``,
     ``JUPYTER_RUNTIME_DIR``, ``IPYTHONDIR`` or ``MPLCONFIGDIR`` are unset, so
-    a scheduled run never writes to ``$HOME``.
+    a scheduled run never writes to ``$HOME``. The kernel always uses
+    matplotlib's inline backend, whatever ``MPLBACKEND`` says, so figures
+    are embedded.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -418,8 +420,16 @@ def _quiet_jupyter_env() -> Iterator[None]:
                 value.mkdir(parents=True, exist_ok=True)
             os.environ[key] = str(value)
             added.append(key)
+    # A headless MPLBACKEND such as Agg (common under cron) would make the
+    # kernel drop every figure; the inline backend embeds them as PNG.
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         yield
     finally:
         for key in added:
             os.environ.pop(key, None)
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
