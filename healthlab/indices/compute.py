@@ -1,0 +1,128 @@
+"""Raw metrics of every index, per account and as-of date.
+
+:func:`compute_raw_metrics` is the one entry point scoring uses. It builds
+the daily rollups once (see :mod:`healthlab.indices.rollup` for the cost
+model), derives every index's windows from them with ibis expressions that
+run on the source's own engine (DuckDB or Spark), and brings only the
+account-level results into pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from healthlab.errors import MissingTableError, ParameterError
+from healthlab.indices.custom import compute_custom
+from healthlab.indices.duration import compute_duration
+from healthlab.indices.loyalty import compute_loyalty
+from healthlab.indices.nps import compute_nps
+from healthlab.indices.params import IndexParams
+from healthlab.indices.performance import compute_performance, page_figures
+from healthlab.indices.rating import compute_rating
+from healthlab.indices.relationship import compute_rapport, compute_touchpoints
+from healthlab.indices.retention import compute_retention
+from healthlab.indices.rollup import build_context
+
+__all__ = ["compute_raw_metrics", "compute_page_figures", "resolve_index_params"]
+
+COLUMNS = ["account_id", "as_of", "index", "metric", "value", "reason", "partial"]
+
+
+def resolve_index_params(definition_params=None) -> IndexParams:
+    """Index parameters from None, a mapping, `IndexParams` or a definition."""
+    if definition_params is None:
+        return IndexParams()
+    if isinstance(definition_params, IndexParams):
+        return definition_params
+    nested = getattr(definition_params, "index_params", None)
+    if isinstance(nested, IndexParams):
+        return nested
+    if isinstance(definition_params, dict):
+        return IndexParams(**definition_params)
+    raise ParameterError(
+        "`definition_params` must be None, an IndexParams, a mapping of index "
+        "parameters or a score definition with `index_params`, got "
+        f"{type(definition_params).__name__!r}."
+    )
+
+
+def compute_raw_metrics(
+    source, as_of_dates: Iterable, definition_params=None
+) -> pd.DataFrame:
+    """Raw metrics of every index for every account alive at each as-of date.
+
+    Parameters
+    ----------
+    source : healthlab.engine.Source
+        Opened data source; event tables stay in its engine.
+    as_of_dates : iterable of date-like
+        As-of labels; the snapshot labelled d uses rows before d + 1 day,
+        00:00 UTC (e.g. :func:`healthlab.asof.month_ends`).
+    definition_params : IndexParams, mapping or ScoreDefinition, optional
+        Windows, intervals, weights and minimums; DESIGN defaults when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (account_id, as_of, index, metric), sorted by those, with
+        ``value`` (float, NaN when unavailable), ``reason`` (code or None)
+        and ``partial`` (account younger than the index's window). Accounts
+        appear at every as-of date after their creation and before their
+        churn.
+
+    Notes
+    -----
+    Built-in indices: duration, retention, performance (web), rating
+    (mobile), loyalty, nps and the relationship indices
+    (touchpoints_held, touchpoint_cancellations, rapport); plus each custom
+    index of the parameters. Each function's Notes give its formulas.
+    """
+    params = resolve_index_params(definition_params)
+    if "sessions" not in source.tables:
+        raise MissingTableError(
+            "Table 'sessions' is missing from the source; duration, retention "
+            "and loyalty are computed from it."
+        )
+    ctx = build_context(source, as_of_dates)
+    try:
+        parts = [
+            compute_duration(ctx, params.duration),
+            compute_retention(ctx, params.retention),
+            compute_performance(ctx, params.performance),
+            compute_rating(ctx, params.rating),
+            compute_loyalty(ctx, params.loyalty),
+            compute_nps(ctx, params.nps),
+            compute_touchpoints(ctx, params.relationship),
+            compute_rapport(ctx, params.relationship),
+            *(compute_custom(ctx, custom) for custom in params.custom),
+        ]
+    finally:
+        ctx.release()
+    out = pd.concat(parts, ignore_index=True)[COLUMNS]
+    out["account_id"] = out["account_id"].astype(str)
+    out["value"] = out["value"].astype("float64")
+    out["partial"] = out["partial"].astype(bool)
+    out["reason"] = out["reason"].astype(object).where(out["reason"].notna(), None)
+    return out.sort_values(["account_id", "as_of", "index", "metric"]).reset_index(
+        drop=True
+    )
+
+
+def compute_page_figures(source, as_of_dates, definition_params=None):
+    """Per-page load time, success share and load count (for reports).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id``, ``as_of``, ``page``, ``load_ms`` (mean),
+        ``success_share`` (sum loaded / sum requested), ``n_page_loads``
+        over the performance window.
+    """
+    params = resolve_index_params(definition_params)
+    ctx = build_context(source, as_of_dates)
+    try:
+        return page_figures(ctx, params.performance)
+    finally:
+        ctx.release()

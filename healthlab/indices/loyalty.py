@@ -1,0 +1,62 @@
+"""Loyalty index: continuity of use, the complement of user drop-out."""
+
+from __future__ import annotations
+
+import ibis
+
+from healthlab.indices.params import LoyaltyParams
+from healthlab.indices.rollup import (
+    IndexContext,
+    column,
+    reasons,
+    to_long,
+    user_days,
+    window_join,
+)
+
+__all__ = ["compute_loyalty"]
+
+
+def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
+    """Share of earlier-active users still active, per account and as-of date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows for ``loyalty`` and ``base_users``.
+
+    Notes
+    -----
+    With T the snapshot day, L = `lookback_days` (120) and D =
+    `dropout_days` (30), the base is the users active on some day of
+    [T - L, T - D); a base user with no session in [T - D, T) dropped out,
+    and loyalty = 1 - dropped / base = retained / base. Fewer than
+    `min_users` base users: ``no_base_users`` (none) or ``too_few_users``.
+    Loyalty is benchmarked within the app type (in scoring).
+    """
+    lookback, dropout = params.lookback_days, params.dropout_days
+    days = window_join(user_days(ctx), ctx.as_of, lookback)
+    recent = days.day >= days.as_of_day - dropout
+    per_user = days.group_by("as_of_day", "account_id", "user_id").aggregate(
+        base=ibis.ifelse(recent, 0, 1).max(),
+        recent=ibis.ifelse(recent, 1, 0).max(),
+    )
+    expr = per_user.group_by("as_of_day", "account_id").aggregate(
+        base_users=per_user.base.sum(),
+        retained=(per_user.base * per_user.recent).sum(),
+    )
+    frame = ctx.execute(expr)
+
+    base = column(frame, "base_users", 0.0)
+    retained = column(frame, "retained", 0.0)
+    enough = base >= params.min_users
+    loyalty = retained / base.clip(min=1.0)
+    loyalty[~enough] = float("nan")
+    n = len(frame)
+    why = reasons([base == 0, ~enough], ["no_base_users", "too_few_users"], n)
+    return to_long(
+        frame,
+        "loyalty",
+        {"loyalty": (loyalty, why), "base_users": (base, [None] * n)},
+        lookback,
+    )

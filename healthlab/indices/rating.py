@@ -1,0 +1,65 @@
+"""Rating index (mobile apps): mean app-store stars."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+
+from healthlab.indices.params import RatingParams
+from healthlab.indices.rollup import (
+    IndexContext,
+    column,
+    day_number,
+    reasons,
+    to_long,
+    window_join,
+)
+
+__all__ = ["compute_rating"]
+
+
+def compute_rating(ctx: IndexContext, params: RatingParams):
+    """Mean stars and number of ratings per mobile account and as-of date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows for ``mean_stars`` and ``n_ratings``.
+
+    Notes
+    -----
+    mean_stars = mean of ``stars`` over the ratings of [T - W, T), W =
+    `window_days` (90). Scoring shrinks it toward the peer mean m with a
+    prior worth k = `prior_ratings` (10) ratings:
+    (n * mean_stars + k * m) / (n + k). Web accounts get ``not_mobile``; no
+    rating in the window gives ``no_ratings``.
+    """
+    frame = ctx.skeleton.assign(stars_sum=np.nan, n=0.0)
+    ratings = ctx.table("ratings")
+    if ratings is not None:
+        daily = ctx.cached(
+            "rating_days",
+            lambda: (
+                ratings.mutate(day=day_number(ratings.rated_at))
+                .group_by("account_id", "day")
+                .aggregate(stars_sum=ratings.stars.sum(), n=ibis._.count())
+            ),
+        )
+        days = window_join(daily, ctx.as_of, params.window_days)
+        frame = ctx.execute(
+            days.group_by("as_of_day", "account_id").aggregate(
+                stars_sum=days.stars_sum.sum(), n=days.n.sum()
+            )
+        )
+    count = column(frame, "n", 0.0)
+    web = frame["app_type"].to_numpy() != "mobile"
+    mean = column(frame, "stars_sum") / np.where(count > 0, count, np.nan)
+    mean[web] = np.nan
+    m = len(frame)
+    why = reasons([web, count == 0], ["not_mobile", "no_ratings"], m)
+    return to_long(
+        frame,
+        "rating",
+        {"mean_stars": (mean, why), "n_ratings": (count, [None] * m)},
+        params.window_days,
+    )

@@ -1,0 +1,99 @@
+"""Retention index: cohort analysis of users coming back."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+
+from healthlab.indices.params import RetentionParams
+from healthlab.indices.rollup import IndexContext, column, reasons, to_long, user_days
+
+__all__ = ["compute_retention"]
+
+
+def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
+    # per user: cohort day (first active day) and, per interval k, whether the
+    # user was active on any day of [cohort + k, cohort + k + activity_days)
+    def build():
+        days = user_days(ctx)
+        cohorts = days.group_by("account_id", "user_id").aggregate(
+            cohort=days.day.min()
+        )
+        joined = days.join(cohorts, ["account_id", "user_id"])
+        offset = joined.day - joined.cohort
+        returns = {
+            f"r{k}": ibis.ifelse(
+                (offset >= k) & (offset < k + params.activity_days), 1, 0
+            ).max()
+            for k in params.intervals
+        }
+        return joined.group_by("account_id", "user_id", "cohort").aggregate(**returns)
+
+    key = f"user_returns_{params.intervals}_{params.activity_days}"
+    return ctx.cached(key, build)
+
+
+def compute_retention(ctx: IndexContext, params: RetentionParams):
+    """Cohort return shares per interval and their weighted composite.
+
+    Parameters
+    ----------
+    ctx : IndexContext
+    params : RetentionParams
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows for ``composite`` and, per interval k, ``share_<k>d`` and
+        ``eligible_<k>d`` (eligible users).
+
+    Notes
+    -----
+    A user's cohort c is the first day the user was active. With T the
+    snapshot day, C = `cohort_window_days` (180) and a = `activity_days`
+    (7), the users eligible for interval k are those with
+    c in [T - C, T - k - a); the share for k is the fraction of them active
+    on some day of [c + k, c + k + a). Every such window ends before T, so
+    the snapshot uses past data only. The composite is
+    sum(w_k * share_k) / sum(w_k) over the intervals with at least
+    `min_eligible_users` eligible users (defaults: intervals 7, 14, 28, 56,
+    84 days; weights 1, 1, 2, 2, 3; 5 users); no such interval gives
+    ``too_few_users``.
+    """
+    users = _user_returns(ctx, params)
+    a, c = params.activity_days, params.cohort_window_days
+    t = ctx.as_of.as_of_day
+    joined = users.join(
+        ctx.as_of,
+        [users.cohort >= t - c, users.cohort < t - min(params.intervals) - a],
+    )
+    sums = {}
+    for k in params.intervals:
+        eligible = joined.cohort < joined.as_of_day - k - a
+        sums[f"eligible_{k}"] = ibis.ifelse(eligible, 1, 0).sum()
+        sums[f"returned_{k}"] = ibis.ifelse(eligible, joined[f"r{k}"], 0).sum()
+    frame = ctx.execute(joined.group_by("as_of_day", "account_id").aggregate(**sums))
+
+    n = len(frame)
+    metrics = {}
+    weighted = np.zeros(n)
+    weight = np.zeros(n)
+    for k, w in zip(params.intervals, params.weights, strict=True):
+        eligible = column(frame, f"eligible_{k}", 0.0)
+        returned = column(frame, f"returned_{k}", 0.0)
+        enough = eligible >= params.min_eligible_users
+        # share of eligible users active again k days after their cohort day
+        share = np.where(enough, returned / np.where(enough, eligible, 1.0), np.nan)
+        weighted += np.where(enough, w * np.nan_to_num(share), 0.0)
+        weight += np.where(enough, w, 0.0)
+        few = reasons([~enough], ["too_few_users"], n)
+        metrics[f"share_{k}d"] = (share, few)
+        metrics[f"eligible_{k}d"] = (eligible, [None] * n)
+    composite = np.where(
+        weight > 0, weighted / np.where(weight > 0, weight, 1.0), np.nan
+    )
+    metrics = {
+        "composite": (composite, reasons([weight == 0], ["too_few_users"], n)),
+        **metrics,
+    }
+    return to_long(frame, "retention", metrics, c)

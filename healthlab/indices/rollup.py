@@ -1,0 +1,226 @@
+"""Daily rollups and the as-of table every index is derived from.
+
+Cost model
+----------
+Event tables are scanned once. Each becomes a compact daily rollup, e.g.
+sessions become one row per (account, user, UTC day) with summed duration
+and session count; page loads one row per (account, page, day). The rollup
+is materialised (a temporary table on DuckDB, a cached DataFrame on Spark)
+and every snapshot and window is derived from it by joining a tiny as-of
+table on half-open day ranges. The cost is therefore one pass over the
+events, O(E), plus O(R x w / s) for a rollup of R rows, windows of w days
+and snapshots s days apart (for monthly snapshots and the 120-day loyalty
+window, each rollup row is read about four times). It grows linearly with
+events and with the number of snapshots, and never rescans the events per
+snapshot.
+
+Days are integer UTC day numbers, ``floor(epoch seconds / 86400)``. An as-of
+label d is taken at t = d + 1 day 00:00 UTC (:mod:`healthlab.asof`), so the
+half-open window ``[t - n days, t)`` is exactly the day numbers
+``[T - n, T)`` with ``T`` the day number of t, on every engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from healthlab.asof import as_of_instant, parse_as_of_dates
+from healthlab.errors import MissingTableError
+
+__all__ = ["IndexContext", "day_number", "build_context", "user_days"]
+
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+def day_number(ts: ibis.Value) -> ibis.Value:
+    """UTC day number of a timestamp column, ``floor(epoch seconds / 86400)``."""
+    return (ts.epoch_seconds() / 86_400).floor().cast("int64")
+
+
+@dataclass
+class IndexContext:
+    """Everything the index modules share for one computation.
+
+    Attributes
+    ----------
+    con : ibis backend
+    tables : dict of str to ibis.Table
+    as_of : ibis.Table
+        One row per snapshot: ``as_of_day`` (day number T of the instant).
+    skeleton : pandas.DataFrame
+        One row per (as_of_day, account_id) present at that snapshot, with
+        ``as_of`` (label), ``app_type`` and ``age_days`` (account age at t).
+    """
+
+    con: object
+    tables: dict
+    as_of: ibis.Table
+    skeleton: pd.DataFrame
+    _cache: dict = field(default_factory=dict)
+
+    def table(self, name: str):
+        return self.tables.get(name)
+
+    def cached(self, key: str, build):
+        """Materialise the expression ``build()`` once and reuse it."""
+        if key not in self._cache:
+            self._cache[key] = build().cache()
+        return self._cache[key]
+
+    def release(self) -> None:
+        """Drop the materialised rollups."""
+        for table in self._cache.values():
+            try:
+                table.release()
+            except Exception:  # noqa: BLE001 - best effort on every backend
+                pass
+        self._cache.clear()
+
+    def execute(self, expr: ibis.Table) -> pd.DataFrame:
+        """Run an account-level expression and align it on the skeleton.
+
+        `expr` has columns ``as_of_day`` and ``account_id``; accounts absent
+        from it get NaN in its other columns.
+        """
+        frame = expr.to_pandas()
+        frame["account_id"] = frame["account_id"].astype(str)
+        frame["as_of_day"] = frame["as_of_day"].astype("int64")
+        return self.skeleton.merge(frame, on=["as_of_day", "account_id"], how="left")
+
+
+def build_context(source, as_of_dates) -> IndexContext:
+    """Open the as-of table and the account skeleton for `as_of_dates`.
+
+    An account appears at a snapshot when it was created before the instant
+    t and has not churned before t.
+    """
+    labels = parse_as_of_dates(as_of_dates)
+    instants = [as_of_instant(label) for label in labels]
+    days = [(t - _EPOCH) // pd.Timedelta(days=1) for t in instants]
+
+    tables = dict(source.tables)
+    if "accounts" not in tables:
+        raise MissingTableError(
+            "Table 'accounts' is missing from the source; the indices need it "
+            "to know which accounts exist at each as-of date."
+        )
+    accounts = (
+        tables["accounts"].select("account_id", "app_type", "created_at").to_pandas()
+    )
+    accounts["account_id"] = accounts["account_id"].astype(str)
+    accounts["created_at"] = _utc(accounts["created_at"])
+    churned = pd.Series(
+        pd.NaT, index=accounts.index, dtype=accounts["created_at"].dtype
+    )
+    if "churn" in tables:
+        churn = tables["churn"].select("account_id", "churned_at").to_pandas()
+        churn["account_id"] = churn["account_id"].astype(str)
+        churn["churned_at"] = _utc(churn["churned_at"])
+        first = churn.dropna().groupby("account_id")["churned_at"].min()
+        churned = accounts["account_id"].map(first)
+
+    parts = []
+    for label, instant, day in zip(labels, instants, days, strict=True):
+        alive = (accounts["created_at"] < instant) & ~(churned < instant)
+        part = accounts.loc[alive, ["account_id", "app_type"]].copy()
+        part["age_days"] = (
+            (instant - accounts.loc[alive, "created_at"]) / pd.Timedelta(days=1)
+        ).to_numpy(dtype=float)
+        part["as_of"] = label
+        part["as_of_day"] = np.int64(day)
+        parts.append(part)
+    skeleton = pd.concat(parts, ignore_index=True)
+    skeleton["as_of"] = pd.to_datetime(skeleton["as_of"]).astype("datetime64[ns]")
+
+    as_of = ibis.memtable(pd.DataFrame({"as_of_day": np.asarray(days, dtype="int64")}))
+    return IndexContext(source.con, tables, as_of, skeleton)
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    values = pd.to_datetime(values)
+    if values.dt.tz is None:
+        return values.dt.tz_localize("UTC")
+    return values.dt.tz_convert("UTC")
+
+
+def user_days(ctx: IndexContext) -> ibis.Table:
+    """Sessions rolled up per (account, user, day): usage and session count."""
+
+    def build():
+        sessions = ctx.table("sessions")
+        return (
+            sessions.mutate(day=day_number(sessions.started_at))
+            .group_by("account_id", "user_id", "day")
+            .aggregate(usage_s=sessions.duration_s.sum(), n_sessions=ibis._.count())
+        )
+
+    return ctx.cached("user_days", build)
+
+
+def window_join(rollup: ibis.Table, as_of: ibis.Table, start: int, end: int = 0):
+    """Rows of `rollup` in the window ``[T - start, T - end)`` of each snapshot.
+
+    Returns the rollup columns plus ``as_of_day``; a row appears once per
+    snapshot whose window holds it.
+    """
+    return rollup.join(
+        as_of,
+        [
+            rollup.day >= as_of.as_of_day - start,
+            rollup.day < as_of.as_of_day - end,
+        ],
+    )
+
+
+def reasons(conditions: list, codes: list[str], n: int) -> np.ndarray:
+    """Reason code per row: the first code whose condition holds, else None."""
+    out = np.full(n, None, dtype=object)
+    for condition, code in zip(reversed(conditions), reversed(codes), strict=True):
+        out[np.asarray(condition, dtype=bool)] = code
+    return out
+
+
+def to_long(frame: pd.DataFrame, index: str, metrics: dict, window_days: float):
+    """Long rows of one index: one per account, as-of date and metric.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Skeleton-aligned frame (``account_id``, ``as_of``, ``age_days``).
+    metrics : dict of str to (values, reasons)
+        Values (NaN when unavailable) and reason codes per metric.
+    window_days : float
+        The index's look-back; a younger account is flagged ``partial``.
+    """
+    partial = frame["age_days"].to_numpy() < window_days
+    parts = []
+    for metric, (values, why) in metrics.items():
+        values = np.asarray(values, dtype=float)
+        why = np.asarray(why, dtype=object)
+        # a value is either there or unavailable with a reason, never both
+        missing = np.array([w is None for w in why], dtype=bool)
+        why = np.where(np.isnan(values), np.where(missing, "unavailable", why), None)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "account_id": frame["account_id"].to_numpy(),
+                    "as_of": frame["as_of"].to_numpy(),
+                    "index": index,
+                    "metric": metric,
+                    "value": values,
+                    "reason": why,
+                    "partial": partial,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def column(frame: pd.DataFrame, name: str, fill: float = np.nan) -> np.ndarray:
+    """A float column of a skeleton-aligned frame, NaN (or `fill`) when absent."""
+    values = frame[name].to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(values), fill, values)
