@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as dt
 
 from healthlab.errors import ParameterError, SourceError
 from healthlab.tables import TABLES
@@ -117,8 +118,28 @@ def _set_utc(con, threads: int | None) -> None:
 
 def _from_backend(con, location: str) -> Source:
     names = set(con.list_tables())
-    tables = {name: con.table(name) for name in TABLES if name in names}
+    tables = {
+        name: _normalise_types(con, con.table(name)) for name in TABLES if name in names
+    }
     return Source(con, tables, location, con.name)
+
+
+def _normalise_types(con, table: ibis.Table) -> ibis.Table:
+    """Give nanosecond UTC timestamps a type ibis knows.
+
+    DuckDB reads pandas' default ``timestamp[ns, tz=UTC]`` Parquet columns as
+    TIMESTAMPTZ_NS, which ibis 12 leaves as an unknown type. Casting to
+    microsecond TIMESTAMPTZ keeps the instant (events are never finer than a
+    microsecond); every other column is left exactly as stored.
+    """
+    if con.name != "duckdb":
+        return table
+    casts = {
+        name: table[name].cast(dt.Timestamp(timezone="UTC"))
+        for name, dtype in table.schema().items()
+        if dtype.is_unknown() and dtype.raw_type.sql().upper() == "TIMESTAMPTZ_NS"
+    }
+    return table.mutate(**casts) if casts else table
 
 
 def _read_folder(con, path: Path) -> dict[str, ibis.Table]:
@@ -129,15 +150,25 @@ def _read_folder(con, path: Path) -> dict[str, ibis.Table]:
             continue
         try:
             if entry.suffix == ".csv":
-                tables[name] = con.read_csv(str(entry), table_name=f"src_{name}")
+                table = con.read_csv(str(entry), table_name=f"src_{name}")
             else:
-                tables[name] = con.read_parquet(_parquet_glob(entry), table_name=f"src_{name}")
+                table = con.read_parquet(_parquet_glob(entry), table_name=f"src_{name}")
+            tables[name] = _normalise_types(con, table)
         except Exception as exc:  # noqa: BLE001 - reader errors vary by engine
             raise SourceError(
                 f"Cannot read table {name!r} from {str(entry)!r}: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                f"{type(exc).__name__}: {_reader_message(exc)}"
             ) from exc
     return tables
+
+
+def _reader_message(exc: Exception) -> str:
+    # DuckDB's first line is generic ("CSV Error on Line: 2"); say the cause
+    text = str(exc)
+    if "not utf-8 encoded" in text.lower():
+        return "the file is not UTF-8 encoded; re-export it as UTF-8."
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "no message"
 
 
 def _folder_entry(path: Path, name: str) -> Path | None:

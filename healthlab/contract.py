@@ -1,0 +1,549 @@
+"""Check a data source against the data contract (DESIGN section 2).
+
+:func:`validate_source` runs every check of the contract described in
+:mod:`healthlab.tables` as ibis aggregate queries where the data lives, so
+event tables never pass through pandas: only counts and at most a handful of
+example values come back. Each violation raises a
+:class:`~healthlab.errors.InputError` subclass whose message has one shape::
+
+    <table>.<column>: <n> rows have <problem> (examples: [...]); <fix>
+
+Structural problems (a missing table or column, a wrong type, naive or
+unparseable timestamps, duplicate account ids, an empty required table)
+always raise. Row-level problems (nulls, NaN, infinite or out-of-range
+values, unknown accounts) may instead drop the offending rows, with a
+:class:`~healthlab.errors.DroppedRowsWarning` per column and the counts kept
+in :attr:`healthlab.engine.Source.dropped_rows`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import ibis
+
+from healthlab.asof import as_of_instant
+from healthlab.engine import Source
+from healthlab.errors import (
+    ColumnTypeError,
+    DroppedRowsWarning,
+    DuplicateKeyError,
+    EmptyTableError,
+    HealthlabError,
+    InputError,
+    MissingColumnError,
+    MissingTableError,
+    NullValueError,
+    OutOfRangeError,
+    ParameterError,
+    SourceError,
+    TimestampError,
+    UnknownAccountError,
+    format_examples,
+)
+from healthlab.tables import EVENT_TIME_COLUMN, TABLES, ColumnSpec, TableSpec
+
+__all__ = ["validate_source"]
+
+logger = logging.getLogger("healthlab")
+
+# Up to five examples are shown; a sixth tells format_examples to add "...".
+_N_EXAMPLES = 6
+
+_FIX_ROWS = "fix the export or set drop_invalid_rows in the score definition."
+_FIX_TYPE = "change the column's type in the export."
+_FIX_TIME = "export timestamps in UTC with their offset, e.g. '2026-01-31T12:00:00Z'."
+
+_EXPECTED = {
+    "id": "a string or integer id",
+    "string": "a string",
+    "float": "an integer or float",
+    "integer": "an integer",
+    "timestamp": "a time-zone-aware timestamp",
+}
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """One row-level rule: which rows break it and what to show for them."""
+
+    column: str
+    problem: str
+    bad: ibis.Value
+    examples: tuple[ibis.Value, ...]
+    error: type[InputError]
+
+
+def validate_source(
+    source: Source,
+    *,
+    drop_invalid: bool | Collection[str] = False,
+    as_of=None,
+) -> Source:
+    """Check `source` against the data contract and return the checked tables.
+
+    Parameters
+    ----------
+    source : Source
+        An opened source (:func:`healthlab.engine.open_source`), on DuckDB,
+        Spark or any ibis backend.
+    drop_invalid : bool or collection of str, default False
+        Drop rows that break a row-level rule instead of raising: ``True``
+        for every table, or the names of the tables where dropping is
+        allowed (the score definition's ``drop_invalid_rows``).
+    as_of : date-like, optional
+        As-of label of the run. Rows timestamped at or after its instant are
+        not an error (point-in-time filtering ignores them); their count is
+        logged.
+
+    Returns
+    -------
+    Source
+        A copy of `source` whose ``tables`` hold the checked (and, when
+        dropping, filtered) ibis tables and whose ``dropped_rows`` maps
+        ``'table.column'`` to the number of rows dropped for that column.
+
+    Raises
+    ------
+    MissingTableError, MissingColumnError, ColumnTypeError, TimestampError,
+    EmptyTableError, DuplicateKeyError
+        Structural problems, whatever `drop_invalid` says.
+    NullValueError, OutOfRangeError, UnknownAccountError
+        Row-level problems in a table where dropping is not allowed.
+    SourceError
+        The backend failed while reading the data.
+
+    Notes
+    -----
+    Checks run table by table in contract order, accounts first, so rows
+    dropped from ``accounts`` make the events of those accounts unknown.
+    Within a table a row is counted once, under the first rule it breaks,
+    in this order: nulls (and NaN in float columns), infinite values,
+    values outside ``[min, max]`` or the allowed categories,
+    ``items_loaded > items_requested``, then account ids absent from
+    ``accounts``. Columns of another type are never cast: only columns that
+    are entirely null pass the type check whatever their type.
+    """
+    if not isinstance(source, Source):
+        raise ParameterError(
+            f"`source` must be a healthlab Source (see open_source), got "
+            f"{type(source).__name__!r}."
+        )
+    drop_tables = _resolve_drop(drop_invalid)
+    instant = as_of_instant(as_of) if as_of is not None else None
+
+    _check_required_tables(source)
+    typed = {}
+    for name, spec in _present(source):
+        _check_columns(name, spec, source.tables[name])
+        typed[name] = _check_types(source, name, spec, source.tables[name])
+    _check_account_id_types(source)
+
+    checked: dict[str, ibis.Table] = {}
+    dropped: dict[str, int] = {}
+    for name, spec in _present(source):
+        table = source.tables[name]
+        _check_not_empty(name, spec, table)
+        if spec.unique_key:
+            _check_unique(name, spec, table)
+        checks = _row_checks(name, spec, table, typed[name])
+        table = _apply_row_checks(name, table, checks, name in drop_tables, dropped)
+        if name != "accounts":
+            table = _check_known_accounts(
+                name, table, checked["accounts"], name in drop_tables, dropped
+            )
+        if name in _dropped_tables(dropped) and spec.required:
+            _check_not_empty(name, spec, table, after_drop=True)
+        if instant is not None:
+            _log_late_rows(name, table, instant)
+        checked[name] = table
+
+    return dataclasses.replace(source, tables=checked, dropped_rows=dropped)
+
+
+def _dropped_tables(dropped: dict[str, int]) -> set[str]:
+    # table names from the 'table.column' keys of the dropped-row counts
+    return {key.split(".", 1)[0] for key, count in dropped.items() if count}
+
+
+def _resolve_drop(drop_invalid) -> set[str]:
+    if isinstance(drop_invalid, bool):
+        return set(TABLES) if drop_invalid else set()
+    if isinstance(drop_invalid, str):
+        drop_invalid = [drop_invalid]
+    names = set(drop_invalid)
+    unknown = sorted(names - set(TABLES))
+    if unknown:
+        raise ParameterError(
+            f"`drop_invalid` names tables absent from the contract: {unknown!r}; "
+            f"choose among {sorted(TABLES)!r}."
+        )
+    return names
+
+
+def _present(source: Source):
+    # contract order puts accounts first, which the account checks rely on
+    return [(n, spec) for n, spec in TABLES.items() if n in source.tables]
+
+
+def _rows(n: int) -> str:
+    return "1 row has" if n == 1 else f"{n:,} rows have"
+
+
+def _fetch(expr, table: str) -> list[dict]:
+    """Execute `expr` and return its rows as plain Python dicts."""
+    try:
+        return expr.to_pyarrow().to_pylist()
+    except HealthlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - backend errors vary by engine
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SourceError(
+            f"{table}: the backend failed while checking the table "
+            f"({type(exc).__name__}: {first}); check that the files are "
+            "readable UTF-8 CSV or Parquet."
+        ) from exc
+
+
+def _count(expr: ibis.Table, table: str) -> int:
+    return int(_fetch(expr.aggregate(n=expr.count()), table)[0]["n"])
+
+
+def _examples(table: ibis.Table, bad, values, name: str) -> str:
+    """Up to five distinct offending values, sorted, rendered for a message."""
+    cols = {f"v{i}": v for i, v in enumerate(values)}
+    query = table.filter(bad).select(**cols).distinct().order_by(list(cols))
+    rows = _fetch(query.limit(_N_EXAMPLES), name)
+    shown = [tuple(_show(r[c]) for c in cols) for r in rows]
+    if len(cols) == 1:
+        shown = [s[0] for s in shown]
+    return format_examples(shown)
+
+
+def _show(value):
+    # datetimes print as ISO text; everything else keeps its repr
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# structural checks: always raise
+
+
+def _check_required_tables(source: Source) -> None:
+    for name, spec in TABLES.items():
+        if spec.required and name not in source.tables:
+            raise MissingTableError(
+                f"{name}: required table is missing from {source.location!r} "
+                f"(tables found: {sorted(source.tables)!r}); provide it as "
+                f"{name}/ (Parquet files), {name}.parquet or {name}.csv, or as "
+                f"a table named {name}."
+            )
+
+
+def _check_columns(name: str, spec: TableSpec, table: ibis.Table) -> None:
+    found = list(table.columns)
+    for col in spec.required_columns:
+        if col not in found:
+            raise MissingColumnError(
+                f"{name}.{col}: required column is missing (columns found: "
+                f"{found!r}); rename the column in the export."
+            )
+
+
+def _check_types(
+    source: Source, name: str, spec: TableSpec, table: ibis.Table
+) -> set[str]:
+    """Raise on a column of the wrong type; return the well-typed columns."""
+    typed = set()
+    for col in spec.columns:
+        if col.name not in table.columns:
+            continue
+        dtype = table.schema()[col.name]
+        if _kind_matches(source, table, col, dtype):
+            typed.add(col.name)
+            continue
+        # a column that holds no values at all has no wrong values
+        column = table[col.name]
+        present = column.notnull()
+        n = _count(table.filter(present), name)
+        if n == 0:
+            continue
+        examples = _examples(table, present, (column,), name)
+        error, fix = ColumnTypeError, _FIX_TYPE
+        if col.kind == "timestamp" and _is_naive_timestamp(source, table, col, dtype):
+            raise TimestampError(
+                f"{name}.{col.name}: {_rows(n)} timestamps without a time zone "
+                f"(examples: {examples}); {_FIX_TIME}"
+            )
+        if col.kind == "timestamp" and dtype.is_string():
+            error, fix = TimestampError, _FIX_TIME
+        raise error(
+            f"{name}.{col.name}: {_rows(n)} {_type_name(dtype)} values where the "
+            f"contract expects {_EXPECTED[col.kind]} (examples: {examples}); {fix}"
+        )
+    return typed
+
+
+def _kind_matches(source: Source, table, col: ColumnSpec, dtype) -> bool:
+    if col.kind == "id":
+        return dtype.is_string() or dtype.is_integer()
+    if col.kind == "string":
+        return dtype.is_string()
+    if col.kind == "float":
+        return dtype.is_integer() or dtype.is_floating() or dtype.is_decimal()
+    if col.kind == "integer":
+        return dtype.is_integer()
+    if col.kind == "timestamp":
+        return dtype.is_timestamp() and not _is_naive_timestamp(
+            source, table, col, dtype
+        )
+    raise ValueError(f"unknown column kind {col.kind!r} in the contract")
+
+
+def _is_naive_timestamp(source: Source, table, col: ColumnSpec, dtype) -> bool:
+    if not dtype.is_timestamp():
+        return False
+    if dtype.timezone is not None:
+        return False
+    if source.engine == "pyspark":
+        # ibis shows Spark's instant type (TimestampType) without a zone;
+        # only TimestampNTZType is truly naive.
+        return _spark_is_ntz(source, table, col.name)
+    return True
+
+
+def _spark_is_ntz(source: Source, table: ibis.Table, column: str) -> bool:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import TimestampNTZType
+
+    session = getattr(source.con, "_session", None)
+    session = session or SparkSession.getActiveSession()
+    frame = session.sql(str(ibis.to_sql(table.select(column), dialect="pyspark")))
+    return isinstance(frame.schema[column].dataType, TimestampNTZType)
+
+
+def _type_name(dtype) -> str:
+    if dtype.is_unknown():
+        return dtype.raw_type.sql().strip('"').lower()
+    return str(dtype)
+
+
+def _check_account_id_types(source: Source) -> None:
+    accounts = source.tables["accounts"]
+    reference = accounts.schema()["account_id"]
+    for name, _spec in _present(source):
+        table = source.tables[name]
+        if name == "accounts" or "account_id" not in table.columns:
+            continue
+        dtype = table.schema()["account_id"]
+        if _id_family(dtype) in (None, _id_family(reference)):
+            continue
+        column = table.account_id
+        n = _count(table.filter(column.notnull()), name)
+        examples = _examples(table, column.notnull(), (column,), name)
+        raise ColumnTypeError(
+            f"{name}.account_id: {_rows(n)} {_type_name(dtype)} values where "
+            f"accounts.account_id holds {_type_name(reference)} ids (examples: "
+            f"{examples}); export account ids with one type in every table."
+        )
+
+
+def _id_family(dtype) -> str | None:
+    if dtype.is_string():
+        return "string"
+    if dtype.is_integer():
+        return "integer"
+    return None
+
+
+def _check_not_empty(name, spec, table, *, after_drop: bool = False) -> None:
+    if not spec.required:
+        return
+    n = _count(table, name)
+    if n > 0:
+        return
+    if after_drop:
+        raise EmptyTableError(
+            f"{name}: 0 rows are left after dropping invalid rows; fix the "
+            "export, the contract requires at least one row."
+        )
+    raise EmptyTableError(
+        f"{name}: table has 0 rows; the contract requires at least one row."
+    )
+
+
+def _check_unique(name: str, spec: TableSpec, table: ibis.Table) -> None:
+    key = list(spec.unique_key)
+    present = ibis.and_(*(table[k].notnull() for k in key))
+    groups = table.filter(present).group_by(key).aggregate(_n=ibis._.count())
+    dup = groups.filter(groups._n > 1)
+    stats = _fetch(dup.aggregate(rows=dup._n.sum()), name)[0]
+    n = int(stats["rows"] or 0)
+    if n == 0:
+        return
+    rows = _fetch(dup.select(*key).order_by(key).limit(_N_EXAMPLES), name)
+    shown = [r[key[0]] if len(key) == 1 else tuple(r[k] for k in key) for r in rows]
+    raise DuplicateKeyError(
+        f"{name}.{'+'.join(key)}: {_rows(n)} duplicated values (examples: "
+        f"{format_examples(shown)}); each account must appear once."
+    )
+
+
+# ---------------------------------------------------------------------------
+# row-level checks: raise, or drop where the definition allows
+
+
+def _row_checks(
+    name: str, spec: TableSpec, table: ibis.Table, typed: set[str]
+) -> list[_RowCheck]:
+    checks = []
+    account = (table.account_id,) if "account_id" in table.columns else ()
+    for col in spec.columns:
+        if col.name not in table.columns:
+            continue
+        column = table[col.name]
+        floating = col.name in typed and column.type().is_floating()
+
+        # nulls (and NaN, which no contract column means as a value)
+        if not col.nullable:
+            bad = column.isnull()
+            if floating:
+                bad = bad | column.isnan()
+            what = "null or NaN values" if floating else "null values"
+            shown = account if col.name != "account_id" else ()
+            checks.append(_RowCheck(col.name, what, bad, shown, NullValueError))
+        if col.name not in typed:
+            continue
+        valid = column.notnull() & ~column.isnan() if floating else column.notnull()
+
+        # infinite values are never a measurement
+        if floating:
+            bad = valid & column.isinf()
+            checks.append(
+                _RowCheck(col.name, "infinite values", bad, (column,), OutOfRangeError)
+            )
+            valid = valid & ~column.isinf()
+
+        # bounds and categories declared by the contract
+        bounds = _bounds_check(col, column, valid)
+        if bounds is not None:
+            checks.append(bounds)
+        if col.allowed is not None:
+            bad = valid & ~column.isin(col.allowed)
+            what = f"values not in {list(col.allowed)!r}"
+            checks.append(_RowCheck(col.name, what, bad, (column,), OutOfRangeError))
+
+    # a page cannot load more items than it asked for
+    if name == "page_loads" and {"items_loaded", "items_requested"} <= typed:
+        loaded, requested = table.items_loaded, table.items_requested
+        checks.append(
+            _RowCheck(
+                "items_loaded",
+                "items_loaded above items_requested",
+                loaded > requested,
+                (loaded, requested),
+                OutOfRangeError,
+            )
+        )
+    return [dataclasses.replace(c, bad=c.bad.fill_null(False)) for c in checks]
+
+
+def _bounds_check(col: ColumnSpec, column, valid) -> _RowCheck | None:
+    if col.min is None and col.max is None:
+        return None
+    if col.min is not None and col.max is not None:
+        bad = (column < col.min) | (column > col.max)
+        what = f"values outside [{col.min:g}, {col.max:g}]"
+    elif col.min is not None:
+        bad = column < col.min
+        what = f"values below {col.min:g}"
+    else:
+        bad = column > col.max
+        what = f"values above {col.max:g}"
+    return _RowCheck(col.name, what, valid & bad, (column,), OutOfRangeError)
+
+
+def _apply_row_checks(
+    name: str,
+    table: ibis.Table,
+    checks: list[_RowCheck],
+    drop: bool,
+    dropped: dict[str, int],
+) -> ibis.Table:
+    """Count each rule's rows in one pass; raise on the first or drop them."""
+    if not checks:
+        return table
+
+    # index of the first rule a row breaks (-1: none), counted per rule
+    first = ibis.cases(*((c.bad, i) for i, c in enumerate(checks)), else_=-1)
+    counts = table.select(_rule=first).group_by("_rule").aggregate(n=ibis._.count())
+    found = {r["_rule"]: int(r["n"]) for r in _fetch(counts, name)}
+
+    for i, check in enumerate(checks):
+        n = found.get(i, 0)
+        if n == 0:
+            continue
+        _report(name, table, check, n, drop, dropped)
+    if not drop or not any(found.get(i, 0) for i in range(len(checks))):
+        return table
+    return table.filter(~ibis.or_(*(c.bad for c in checks)))
+
+
+def _report(name, table, check: _RowCheck, n: int, drop: bool, dropped) -> None:
+    where = f"{name}.{check.column}"
+    if check.examples:
+        label = "accounts" if check.error is NullValueError else "examples"
+        examples = _examples(table, check.bad, check.examples, name)
+        detail = f" ({label}: {examples})"
+    else:
+        detail = ""
+    if not drop:
+        raise check.error(f"{where}: {_rows(n)} {check.problem}{detail}; {_FIX_ROWS}")
+    dropped[where] = dropped.get(where, 0) + n
+    warnings.warn(
+        f"{where}: dropped {n:,} {'row' if n == 1 else 'rows'} with "
+        f"{check.problem}{detail}, as the score definition allows.",
+        DroppedRowsWarning,
+        stacklevel=4,
+    )
+
+
+def _check_known_accounts(
+    name: str, table: ibis.Table, accounts: ibis.Table, drop: bool, dropped
+) -> ibis.Table:
+    if "account_id" not in table.columns:
+        return table
+    known = table.account_id.isin(accounts.account_id)
+    check = _RowCheck(
+        "account_id",
+        "account_ids absent from accounts",
+        (table.account_id.notnull() & ~known).fill_null(False),
+        (table.account_id,),
+        UnknownAccountError,
+    )
+    n = _count(table.filter(check.bad), name)
+    if n == 0:
+        return table
+    _report(name, table, check, n, drop, dropped)
+    return table.filter(~check.bad)
+
+
+def _log_late_rows(name: str, table: ibis.Table, instant) -> None:
+    column = EVENT_TIME_COLUMN.get(name)
+    if column is None or column not in table.columns:
+        return
+    late = _count(table.filter(table[column] >= instant.to_pydatetime()), name)
+    if late:
+        logger.info(
+            "%s: %d rows at or after the as-of instant %s are ignored by "
+            "point-in-time filtering",
+            name,
+            late,
+            instant,
+        )
