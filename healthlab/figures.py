@@ -1,0 +1,225 @@
+"""Figures of the portfolio report, in one colour-blind-safe palette.
+
+Category colours come from Paul Tol's high-contrast scheme (blue, ochre,
+rose), which stays distinct under the common colour-vision deficiencies and
+in greyscale because the three also differ in lightness. The same colours
+serve every figure and every badge of the HTML tables
+(:data:`CATEGORY_COLORS`). Lines of different CSMs use the Okabe-Ito palette
+with alternating line styles.
+
+Every function returns a :class:`matplotlib.figure.Figure` sized for a
+laptop screen and leaves pyplot's state alone; names drawn as text are
+protected from matplotlib's mathtext (a ``$`` in a CSM name stays a ``$``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = [
+    "CATEGORY_COLORS",
+    "UNSCORED_COLOR",
+    "UNSCORED_LABEL",
+    "LINE_COLORS",
+    "category_colors",
+    "plot_category_donuts",
+    "plot_csm_trend",
+]
+
+#: Colour of each default category, best first.
+CATEGORY_COLORS = {"Strong": "#004488", "Moderate": "#DDAA33", "Weak": "#BB5566"}
+
+#: Colour and label of accounts without a score (coverage too low).
+UNSCORED_COLOR = "#BBBBBB"
+UNSCORED_LABEL = "No score"
+
+#: Okabe-Ito colours for one line per CSM (black last).
+LINE_COLORS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+)
+
+_LINE_STYLES = ("-", "--", ":", "-.")
+_TOL_EXTRA = ("#6699CC", "#997700", "#EE99AA", "#004488", "#EECC66")
+
+
+def category_colors(labels: Sequence[str]) -> dict[str, str]:
+    """Map category labels, best first, to colours.
+
+    The default labels keep their colours of :data:`CATEGORY_COLORS`; other
+    labels take the high-contrast colours in order, and the worst label of
+    a custom set of three or more is always rose.
+
+    Examples
+    --------
+    >>> category_colors(["Strong", "Moderate", "Weak"])["Weak"]
+    '#BB5566'
+    >>> category_colors(["Green", "Red"])
+    {'Green': '#004488', 'Red': '#BB5566'}
+    """
+    labels = list(labels)
+    if all(label in CATEGORY_COLORS for label in labels):
+        return {label: CATEGORY_COLORS[label] for label in labels}
+
+    base = list(CATEGORY_COLORS.values())
+    if len(labels) == 2:
+        picks = [base[0], base[2]]
+    elif len(labels) <= 3:
+        picks = base[: len(labels)]
+    else:
+        middle = (base[1:2] + list(_TOL_EXTRA)) * len(labels)
+        picks = [base[0], *middle[: len(labels) - 2], base[2]]
+    return dict(zip(labels, picks, strict=True))
+
+
+def plot_category_donuts(
+    counts: pd.DataFrame,
+    categories: Sequence[str],
+    *,
+    ncols: int = 4,
+    title: str | None = None,
+) -> Figure:
+    """Small multiples: one donut of accounts by category for each CSM.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Columns ``csm``, ``category``, ``accounts`` (as from
+        :func:`healthlab.portfolio.category_counts_by_csm`). Categories not
+        in `categories` (e.g. accounts without a score) are drawn grey.
+    categories : sequence of str
+        Category labels, best first; fixes the order and colours of slices.
+    ncols : int, default 4
+        Donuts per row.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+    """
+    colors = category_colors(categories)
+    counts = counts.assign(
+        category=counts["category"].astype(object).fillna(UNSCORED_LABEL).astype(str)
+    )
+    csms = sorted(counts["csm"].astype(str).unique())
+    ncols = max(1, min(ncols, len(csms)))
+    nrows = max(1, math.ceil(len(csms) / ncols))
+
+    fig = Figure(figsize=(2.7 * ncols, 2.7 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    order = list(categories)
+    for ax, csm in zip(axes, csms, strict=False):
+        # one slice per category, in the definition's order, then the rest
+        book = counts[counts["csm"].astype(str) == csm]
+        sizes = book.groupby("category")["accounts"].sum()
+        labels = order + sorted(c for c in sizes.index if c not in order)
+        values = [float(sizes.get(label, 0)) for label in labels]
+        shown = [(lab, v) for lab, v in zip(labels, values, strict=True) if v > 0]
+        ax.pie(
+            [v for _, v in shown],
+            colors=[colors.get(lab, UNSCORED_COLOR) for lab, _ in shown],
+            startangle=90,
+            counterclock=False,
+            wedgeprops={"width": 0.38, "edgecolor": "white", "linewidth": 1.5},
+        )
+        total = int(sum(values))
+        ax.text(0, 0, f"{total}", ha="center", va="center", fontsize=15)
+        ax.set_title(_plain_text(csm), fontsize=11)
+        ax.set_aspect("equal")
+    for ax in axes[len(csms) :]:
+        ax.set_axis_off()
+
+    handles = [
+        _patch(colors.get(label, UNSCORED_COLOR), label)
+        for label in order + _extra_labels(counts, order)
+    ]
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=len(handles),
+        frameon=False,
+    )
+    if title:
+        fig.suptitle(_plain_text(title), fontsize=13)
+    return fig
+
+
+def plot_csm_trend(
+    trend: pd.DataFrame,
+    *,
+    categories: Sequence[tuple[str, float, float]] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Month-on-month mean score of each CSM's book.
+
+    Parameters
+    ----------
+    trend : DataFrame
+        Columns ``csm``, ``as_of``, ``mean_score`` (as from
+        :func:`healthlab.portfolio.csm_score_trend`).
+    categories : sequence of (label, lower, upper), optional
+        When given, the category bands are shaded lightly behind the lines.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    ax = fig.subplots()
+
+    if categories:
+        colors = category_colors([label for label, _, _ in categories])
+        for label, lower, upper in categories:
+            ax.axhspan(max(lower, 0), min(upper, 100), color=colors[label], alpha=0.08)
+
+    frame = trend.assign(as_of=pd.to_datetime(trend["as_of"]))
+    for i, (csm, book) in enumerate(frame.groupby(frame["csm"].astype(str))):
+        book = book.sort_values("as_of")
+        ax.plot(
+            book["as_of"],
+            book["mean_score"],
+            color=LINE_COLORS[i % len(LINE_COLORS)],
+            linestyle=_LINE_STYLES[(i // len(LINE_COLORS)) % len(_LINE_STYLES)],
+            marker="o",
+            markersize=3,
+            linewidth=1.8,
+            label=_plain_text(csm),
+        )
+
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("Mean health score")
+    ax.grid(axis="y", color="#e4e7eb", linewidth=0.8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    if title:
+        ax.set_title(_plain_text(title), fontsize=12, loc="left")
+    return fig
+
+
+def _plain_text(text: object) -> str:
+    # matplotlib reads $...$ as mathtext; a name must be drawn as written
+    return str(text).replace("$", r"\$")
+
+
+def _patch(color: str, label: str):
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=color, edgecolor="white", label=_plain_text(label))
+
+
+def _extra_labels(counts: pd.DataFrame, order: Sequence[str]) -> list[str]:
+    present = counts.loc[counts["accounts"] > 0, "category"].dropna().astype(str)
+    return sorted(set(present) - set(order))

@@ -1,0 +1,293 @@
+"""HTML building blocks, figures and the index page, on hand-built frames."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from healthlab import figures, reports
+
+HOSTILE = "<script>alert(1)</script>"
+CATS = [("Strong", 70.0, 100.0), ("Moderate", 40.0, 70.0), ("Weak", 0.0, 40.0)]
+LABELS = [c[0] for c in CATS]
+SEP, OCT = pd.Timestamp("2026-09-30"), pd.Timestamp("2026-10-31")
+
+
+@pytest.fixture
+def accounts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a3", "a4", "a5"],
+            "name": ["Acme", HOSTILE, "Beta & Sons", "Gamma", "Delta"],
+            "csm": ["Ann", "Ann", "$Bo <b>", "$Bo <b>", HOSTILE],
+        }
+    )
+
+
+@pytest.fixture
+def scores() -> pd.DataFrame:
+    rows = [
+        ("a1", SEP, 75.0, "Strong"),
+        ("a2", SEP, 45.0, "Moderate"),
+        ("a3", SEP, 20.0, "Weak"),
+        ("a4", SEP, 35.0, "Weak"),
+        ("a5", SEP, 60.0, "Moderate"),
+        ("a1", OCT, 80.0, "Strong"),
+        ("a2", OCT, 30.0, "Weak"),
+        ("a3", OCT, 25.0, "Weak"),
+        ("a4", OCT, 38.0, "Weak"),
+        ("a5", OCT, np.nan, None),
+    ]
+    frame = pd.DataFrame(rows, columns=["account_id", "as_of", "score", "category"])
+    return frame.assign(definition_version="v1", coverage=1.0)
+
+
+@pytest.fixture
+def indices() -> pd.DataFrame:
+    rows = []
+    for acc, value_d, value_n in [("a2", 20.0, 50.0), ("a3", 10.0, 55.0)]:
+        rows.append((acc, OCT, "duration", value_d, 25.0, value_d * 25 / 35, True))
+        rows.append((acc, OCT, "nps", value_n, 10.0, value_n * 10 / 35, True))
+        rows.append((acc, OCT, "retention", np.nan, 20.0, np.nan, False))
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "account_id",
+            "as_of",
+            "index",
+            "value",
+            "weight",
+            "contribution",
+            "available",
+        ],
+    )
+    return frame.assign(
+        reason=np.where(frame["available"], None, "too_few_users"),
+        peer_level="industry+app_type",
+        peer_group=f"retail|{HOSTILE}",
+        partial=[False, True, False, False, False, False],
+    )
+
+
+@pytest.fixture
+def metrics() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": ["a2", "a2", "a3"],
+            "as_of": [OCT, OCT, OCT],
+            "index": ["duration", "duration", "nps"],
+            "metric": ["level", "trend", "nps"],
+            "value": [0.5, -0.1, 10.0],
+            "percentile": [12.4, 61.0, 48.6],
+        }
+    )
+
+
+def _no_hostile_markup(text: str) -> None:
+    assert "<script>" not in text
+    assert "<b>" not in text
+
+
+def test_render_table_escapes_names_and_draws_badges(scores, accounts):
+    frame = scores[scores["as_of"] == OCT].merge(accounts, on="account_id")
+    out = reports.render_table(frame[["name", "csm", "score", "category"]])
+    _no_hostile_markup(out)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert "Beta &amp; Sons" in out
+    # one badge per row, coloured by the shared palette; the missing one grey
+    badges = re.findall(r"class='hl-badge' style='background:(#\w+);", out)
+    assert badges == ["#004488", "#BB5566", "#BB5566", "#BB5566", "#BBBBBB"]
+    assert ">No score</span>" in out
+    assert ">80.0</td>" in out and ">–</td>" in out
+
+
+def test_render_table_empty_says_so():
+    out = reports.render_table(pd.DataFrame({"a": []}), empty="Nothing <here>.")
+    assert "Nothing &lt;here&gt;." in out and "<table" not in out
+
+
+def test_at_risk_accounts_lowest_of_worst_category(scores, accounts):
+    got = reports.at_risk_accounts(scores, accounts, OCT, CATS, n=2)
+    # by hand: Weak at OCT are a2 (30), a3 (25), a4 (38); lowest two a3, a2
+    assert list(got["account_id"]) == ["a3", "a2"]
+    assert list(got["score"]) == [25.0, 30.0]
+    assert list(got["name"]) == ["Beta & Sons", HOSTILE]
+
+
+def test_drilldown_shows_contributions_percentiles_and_peer_group(
+    scores, accounts, indices, metrics
+):
+    at_risk = reports.at_risk_accounts(scores, accounts, OCT, CATS, n=2)
+    out = reports.render_drilldown(at_risk, indices, metrics, OCT, LABELS)
+    _no_hostile_markup(out)
+    # a2: duration 20 x 25 / 35 = 14.29 points, nps 50 x 10 / 35 = 14.29
+    assert out.count(">14.3</td>") == 2
+    # a3: duration 10 x 25 / 35 = 7.14, nps 55 x 10 / 35 = 15.71
+    assert ">7.1</td>" in out and ">15.7</td>" in out
+    assert "level 12 · trend 61" in out and "nps 49" in out
+    assert "retail|&lt;script&gt;alert(1)&lt;/script&gt; (industry+app_type)" in out
+    assert "unavailable: too few users" in out
+    assert "partial window (young account)" in out
+    # the accounts appear lowest score first
+    assert out.index("Beta &amp; Sons") < out.index("&lt;script&gt;alert(1)")
+
+
+def test_render_alerts_of_the_as_of_date_only(accounts):
+    alerts = pd.DataFrame(
+        {
+            "account_id": ["a2", "a4", "a1"],
+            "as_of": [OCT, OCT, SEP],
+            "kind": ["category_change", "score_drop", "score_drop"],
+            "previous_category": ["Moderate", "Weak", "Strong"],
+            "category": ["Weak", "Weak", "Strong"],
+            "previous_score": [45.0, 50.0, 90.0],
+            "score": [30.0, 38.0, 75.0],
+            "change": [-15.0, -12.0, -15.0],
+            "top_index": ["duration", "nps", "nps"],
+            "message": [f"fell below 40 {HOSTILE}", "dropped 12 points", "old"],
+        }
+    )
+    out = reports.render_alerts(alerts, accounts, OCT, LABELS)
+    _no_hostile_markup(out)
+    assert out.count("<tr>") == 3  # header + two alerts of October
+    assert "category change" in out and ">-15.0</td>" in out
+    assert "old" not in out
+    assert out.index("fell below 40") < out.index("dropped 12 points")
+
+
+def test_headline_cards():
+    headline = {
+        "accounts": 1234,
+        "mean_score": 55.5,
+        "change": -2.5,
+        "shares": {"Strong": 0.25, "Moderate": 0.5, "Weak": 0.25},
+    }
+    out = reports.render_headline(headline, CATS)
+    assert "<strong>1,234</strong>" in out and "<strong>55.5</strong>" in out
+    assert "-2.5 vs last month" in out
+    assert out.count("25%") == 2 and "50%" in out
+    first = reports.render_headline({**headline, "change": None}, CATS)
+    assert "first snapshot" in first
+
+
+def test_header_lists_run_facts():
+    import datetime as dt
+
+    out = reports.render_header(
+        f"Portfolio {HOSTILE}",
+        as_of=OCT,
+        definition_version="default-1",
+        data_period=("2024-11-01", "2026-10-31"),
+        dropped_rows={"sessions": 1200, "ratings": 0, "nps_responses": 3},
+        generated_at=dt.datetime(2026, 12, 3, 17, 5, tzinfo=dt.UTC),
+        source_description="/data/<world>",
+    )
+    _no_hostile_markup(out)
+    for text in [
+        "2026-10-31",
+        "2024-11-01 to 2026-10-31",
+        "default-1",
+        "nps_responses: 3, sessions: 1,200",
+        "2026-12-03 17:05 UTC",
+        "/data/&lt;world&gt;",
+    ]:
+        assert text in out
+    assert "ratings" not in out
+    none = reports.render_header(
+        "x", as_of=OCT, definition_version="v", data_period=None, dropped_rows=None
+    )
+    assert "Dropped input rows</span><strong>none" in none
+
+
+def test_validation_block_links_and_escapes():
+    out = reports.render_validation(
+        "validation.html", {"Concordance": 0.71234, "Note": "<i>ok</i>"}
+    )
+    assert "href='validation.html'" in out and "0.712" in out
+    assert "&lt;i&gt;ok&lt;/i&gt;" in out
+    assert "No validation report" in reports.render_validation(None, None)
+
+
+def test_write_index_links_reports_newest_first(tmp_path):
+    for day, pages in {
+        "2026-09-30": ["portfolio"],
+        "2026-10-31": ["validation", "portfolio", "x<y>"],
+    }.items():
+        (tmp_path / day).mkdir()
+        for page in pages:
+            (tmp_path / day / f"{page}.html").write_text("<html></html>")
+    (tmp_path / "2026-10-31" / "failed").mkdir()
+    (tmp_path / "2026-10-31" / "failed" / "portfolio.html").write_text("x")
+    (tmp_path / "notes").mkdir()
+
+    index = reports.write_index(tmp_path)
+    page = index.read_text(encoding="utf-8")
+    hrefs = re.findall(r"href='([^']+)'", page)
+    assert hrefs == [
+        "2026-10-31/portfolio.html",
+        "2026-10-31/validation.html",
+        "2026-10-31/x%3Cy%3E.html",
+        "2026-09-30/portfolio.html",
+    ]
+    assert "X&lt;y&gt;" in page and "<y>" not in page
+    assert "<script" not in page
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["index.html"]
+
+
+def test_write_index_of_an_empty_folder(tmp_path):
+    page = reports.write_index(tmp_path / "new").read_text(encoding="utf-8")
+    assert "No report yet" in page
+
+
+def test_category_colors_are_one_palette():
+    assert reports.CATEGORY_COLORS is figures.CATEGORY_COLORS
+    assert figures.category_colors(LABELS) == {
+        "Strong": "#004488",
+        "Moderate": "#DDAA33",
+        "Weak": "#BB5566",
+    }
+    four = figures.category_colors(["A", "B", "C", "D"])
+    assert four["A"] == "#004488" and four["D"] == "#BB5566"
+    assert len(set(four.values())) == 4
+
+
+def test_donuts_use_category_colours_and_draw_names_verbatim(scores, accounts):
+    now = scores[scores["as_of"] == OCT].merge(accounts, on="account_id")
+    counts = (
+        now.assign(category=now["category"].fillna("No score"))
+        .groupby(["csm", "category"], as_index=False)
+        .size()
+        .rename(columns={"size": "accounts"})
+    )
+    fig = figures.plot_category_donuts(counts, LABELS)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert sorted(ax.get_title() for ax in titled) == sorted(
+        ["Ann", r"\$Bo <b>", HOSTILE]
+    )
+    ann = next(ax for ax in titled if ax.get_title() == "Ann")
+    colours = [to_hex(w.get_facecolor()).upper() for w in ann.patches]
+    # Ann: a1 Strong, a2 Weak
+    assert colours == ["#004488", "#BB5566"]
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def test_trend_draws_one_line_per_csm():
+    trend = pd.DataFrame(
+        {
+            "csm": ["Ann", "Ann", "$Bo"],
+            "as_of": [SEP, OCT, OCT],
+            "mean_score": [60.0, 55.0, 30.0],
+        }
+    )
+    fig = figures.plot_csm_trend(trend, categories=CATS)
+    lines = fig.axes[0].get_lines()
+    # a dollar is escaped from mathtext, so it is drawn as written
+    assert [line.get_label() for line in lines] == [r"\$Bo", "Ann"]
+    assert list(lines[1].get_ydata()) == [60.0, 55.0]
