@@ -329,7 +329,7 @@ def assign_categories(scores, categories) -> pd.Series:
     ['Strong', 'Strong', 'Moderate', 'Moderate', 'Weak', None]
     """
     s = pd.Series(scores, dtype=float)
-    out = pd.Series(None, index=s.index, dtype=object)
+    out = pd.Series([None] * len(s), index=s.index, dtype=object)
     top = max(c.upper for c in categories)
     for cat in categories:
         inside = (s >= cat.lower) & ((s < cat.upper) | ((s == top) & (cat.upper == top)))
