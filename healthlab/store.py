@@ -151,7 +151,7 @@ class Store:
             path = path / STORE_FILENAME
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = filelock.FileLock(str(path) + ".lock", timeout=lock_timeout)
+        self._lock = filelock.FileLock(str(path) + ".write.lock", timeout=lock_timeout)
         with self._write() as con:
             for table, columns in SCHEMA.items():
                 cols = ", ".join(f"{_q(c)} {t}" for c, t in columns.items())
