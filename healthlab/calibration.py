@@ -422,23 +422,26 @@ def propose_thresholds(
     data = frame.loc[frame[score].notna()]
     s, y = data[score].to_numpy(dtype=float), data[outcome].to_numpy(dtype=float)
     grid = np.arange(step, 100.0, step)
+    # rows and churners below each grid point, so each candidate is O(1)
+    cell = np.searchsorted(grid, s, side="right")
+    n_cum = np.r_[0, np.cumsum(np.bincount(cell, minlength=len(grid) + 1))]
+    c_cum = np.r_[0, np.cumsum(np.bincount(cell, y, minlength=len(grid) + 1))]
     best, best_z = None, -np.inf
-    for cuts in itertools.combinations(grid, len(labels) - 1):
-        edges = np.r_[-np.inf, cuts, np.inf]
-        band = np.searchsorted(edges, s, side="right") - 1
-        n = np.bincount(band, minlength=len(labels))
-        if n.min() < min_share * len(s):
-            continue
-        c = np.bincount(band, weights=y, minlength=len(labels))
-        rates = c / n
-        if not np.all(np.diff(rates) < 0):
-            continue
-        z = min(
-            _two_proportion_z(c[i], n[i], c[i + 1], n[i + 1])
-            for i in range(len(labels) - 1)
-        )
-        if z > best_z:
-            best, best_z = (cuts, n, c), z
+    if len(labels) * min_share <= 1:
+        for picks in itertools.combinations(range(1, len(grid) + 1), len(labels) - 1):
+            edges = np.r_[0, picks, len(grid) + 1]
+            n, c = np.diff(n_cum[edges]), np.diff(c_cum[edges])
+            if n.min() < min_share * len(s) or n.min() == 0:
+                continue
+            rates = c / n
+            if not np.all(np.diff(rates) < 0):
+                continue
+            z = min(
+                _two_proportion_z(c[i], n[i], c[i + 1], n[i + 1])
+                for i in range(len(labels) - 1)
+            )
+            if z > best_z:
+                best, best_z = (grid[np.array(picks) - 1], n, c), z
     if best is None:
         raise ParameterError(
             f"No thresholds on a {step:g}-point grid give {len(labels)} "

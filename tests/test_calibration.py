@@ -1,0 +1,225 @@
+"""Weight calibration: recovery of known effects and independent checks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import yaml
+from scipy.stats import norm, spearmanr
+
+from healthlab.calibration import (
+    WeightCalibrator,
+    check_directions,
+    compare_weights_out_of_time,
+    compute_weighted_score,
+    propose_definition,
+    propose_thresholds,
+)
+from healthlab.definition import DEFAULT_DEFINITION_PATH, parse_definition
+from healthlab.errors import ParameterError, SmallSampleWarning
+from healthlab.validation import (
+    build_horizon_frame,
+    build_intervals,
+    compute_concordance,
+)
+
+DAY = pd.Timedelta(days=1)
+BETAS = {"i0": -0.8, "i1": -0.5, "i2": -0.2, "i3": 0.0}
+CURRENT = {"i0": 10.0, "i1": 20.0, "i2": 30.0, "i3": 40.0}
+
+
+def simulate_wide(n=1000, months=15, betas=BETAS, base=0.03, seed=17):
+    """Wide index history (0-100) with churn from known latent effects."""
+    rng = np.random.default_rng(seed)
+    names = list(betas)
+    beta = np.array(list(betas.values()))
+    labels = pd.date_range("2025-01-31", periods=months, freq="ME")
+    end = labels[-1] + DAY
+    z = rng.normal(size=(n, len(names)))
+    churned_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    parts = []
+    for label in labels:
+        z = 0.8 * z + 0.6 * rng.normal(size=z.shape)
+        alive = np.isnat(churned_at)
+        part = pd.DataFrame(100 * norm.cdf(z[alive]), columns=names)
+        part.insert(0, "as_of", label)
+        part.insert(0, "account_id", [f"a{a:04d}" for a in np.flatnonzero(alive)])
+        part["true_risk"] = z[alive] @ beta
+        parts.append(part)
+        wait = rng.exponential(30.4 / (base * np.exp(z @ beta)))
+        new = alive & (wait < 30.4)
+        when = label + DAY + pd.to_timedelta(wait[new], unit="D")
+        churned_at[new] = when.to_numpy()
+    wide = pd.concat(parts, ignore_index=True)
+    churn = pd.DataFrame(
+        {"account_id": [f"a{a:04d}" for a in range(n)], "churned_at": churned_at}
+    ).dropna()
+    return wide, churn.loc[churn["churned_at"] < end], end
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate_wide()
+
+
+@pytest.fixture(scope="module")
+def horizon(world):
+    wide, churn, end = world
+    return build_horizon_frame(wide, churn, end, horizon_days=90)
+
+
+def test_weighted_score_renormalises_over_available_indices():
+    values = np.array([[80.0, np.nan, 20.0], [np.nan, np.nan, np.nan]])
+    got = compute_weighted_score(values, [1.0, 5.0, 3.0])
+    assert got[0] == pytest.approx((80 * 1 + 20 * 3) / 4)
+    assert np.isnan(got[1])
+
+
+def _grid_loglik(frame, names, step=0.05):
+    # brute force over the simplex: logistic fit of churn on each score
+    best = (-np.inf, None)
+    grid = np.arange(0, 1 + 1e-9, step)
+    y = frame["churned"].to_numpy(float)
+    for head in itertools.product(grid, repeat=len(names) - 1):
+        if sum(head) > 1 + 1e-9:
+            continue
+        w = np.r_[head, 1 - sum(head)]
+        s = compute_weighted_score(frame[names], w) / 100
+        fit = sm.Logit(y, sm.add_constant(s)).fit(disp=0)
+        if fit.params[1] <= 0 and fit.llf > best[0]:
+            best = (fit.llf, w)
+    return best
+
+
+def test_unpenalised_fit_is_the_likelihood_maximum(horizon):
+    names = ["i0", "i1", "i2"]
+    frame = horizon.iloc[::3]
+    cal = WeightCalibrator(shrinkage=0.0, n_boot=0).fit(
+        frame, {n: CURRENT[n] for n in names}
+    )
+    w = np.array([cal.weights_[n] for n in names]) / 100
+    s = compute_weighted_score(frame[names], w) / 100
+    y = frame["churned"].to_numpy(float)
+    fit = sm.Logit(y, sm.add_constant(s)).fit(disp=0)
+    best_llf, best_w = _grid_loglik(frame, names)
+    assert fit.llf >= best_llf - 1e-6
+    np.testing.assert_allclose(w, best_w, atol=0.05)
+    assert cal.slope_ == pytest.approx(fit.params[1], rel=1e-3)
+
+
+def test_fitted_weights_rank_like_the_true_effects(horizon):
+    cal = WeightCalibrator(n_boot=30).fit(horizon, CURRENT)
+    fitted = [cal.weights_[n] for n in BETAS]
+    assert sum(fitted) == pytest.approx(100.0)
+    assert min(fitted) >= 0
+    rho = spearmanr(fitted, [-b for b in BETAS.values()]).statistic
+    assert rho >= 0.8
+    assert cal.weights_["i3"] < 10
+    table = cal.intervals_.set_index("index")
+    assert (table["lower"] <= table["fitted"] + 1e-9).all()
+    assert (table["fitted"] <= table["upper"] + 1e-9).all()
+
+
+def test_bootstrap_is_reproducible(horizon):
+    a = WeightCalibrator(n_boot=5, seed=1).fit(horizon, CURRENT).bootstrap_
+    b = WeightCalibrator(n_boot=5, seed=1).fit(horizon, CURRENT).bootstrap_
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_strong_shrinkage_keeps_current_weights(horizon):
+    cal = WeightCalibrator(shrinkage=1e4, n_boot=0).fit(horizon, CURRENT)
+    for name, weight in CURRENT.items():
+        assert cal.weights_[name] == pytest.approx(weight, abs=0.5)
+
+
+def test_out_of_time_fitted_beats_equal_and_nears_the_truth(world):
+    wide, churn, end = world
+    table, cal = compare_weights_out_of_time(
+        wide, churn, end, "2025-10-31", CURRENT, horizon_days=90
+    )
+    table = table.set_index("weights")
+    later = wide.loc[wide["as_of"] >= "2025-10-31"]
+    truth = compute_concordance(
+        build_intervals(later, churn, end), "true_risk", higher_is_healthier=False
+    )
+    assert table.loc["fitted", "concordance"] > table.loc["equal", "concordance"]
+    assert table.loc["fitted", "concordance"] > table.loc["current", "concordance"]
+    assert abs(table.loc["fitted", "concordance"] - truth) < 0.05
+    assert table.loc["fitted", "auc"] > table.loc["current", "auc"]
+    # training never sees churn after the split
+    assert cal.n_rows_ == int(
+        (wide["as_of"] + DAY + 90 * DAY <= pd.Timestamp("2025-11-01")).sum()
+    )
+
+
+def test_few_events_warn(horizon):
+    few = horizon.loc[horizon["account_id"] < "a0010"]
+    with pytest.warns(SmallSampleWarning, match=r"fewer than 10\); fitted weights"):
+        WeightCalibrator(n_boot=0).fit(few, CURRENT)
+
+
+def test_contradicting_direction_is_reported_not_flipped():
+    betas = {"i0": -0.8, "i1": -0.4, "i2": 0.5}
+    wide, churn, end = simulate_wide(n=800, months=10, betas=betas, seed=2)
+    frame = build_horizon_frame(wide, churn, end, 90)
+    report = check_directions(frame, list(betas)).set_index("index")
+    assert report["contradicts"].tolist() == [False, False, True]
+
+    # independent route: statsmodels on the single index
+    y = frame["churned"].astype(float)
+    alone = sm.Logit(y, sm.add_constant(frame["i2"] / 10)).fit(disp=0)
+    assert report.loc["i2", "alone_coef"] == pytest.approx(alone.params["i2"])
+    cal = WeightCalibrator(n_boot=0).fit(frame, {"i0": 40, "i1": 30, "i2": 30})
+    assert cal.weights_["i2"] < 5 and cal.slope_ < 0
+
+
+def test_thresholds_are_monotone_and_recomputed_by_hand(horizon):
+    frame = horizon.assign(score=compute_weighted_score(horizon[list(BETAS)], [1] * 4))
+    table = propose_thresholds(frame, min_share=0.1)
+    assert table["label"].tolist() == ["Strong", "Moderate", "Weak"]
+    for row in table.itertuples():
+        inside = (frame["score"] >= row.lower) & (
+            (frame["score"] < row.upper) if row.upper < 100 else True
+        )
+        assert row.rows == inside.sum()
+        assert row.churn_rate == pytest.approx(frame.loc[inside, "churned"].mean())
+        assert row.rows >= 0.1 * len(frame)
+    assert table["churn_rate"].is_monotonic_increasing
+    assert table.attrs["separation"] > 3
+    with pytest.raises(ParameterError, match="No thresholds on a 5-point grid"):
+        propose_thresholds(frame, labels=list("abcdefghijk"), min_share=0.1)
+
+
+def test_proposed_definition_keeps_comments_and_validates():
+    text = DEFAULT_DEFINITION_PATH.read_text()
+    weights = {
+        "duration": 30,
+        "retention": 25,
+        "performance": 20,
+        "loyalty": 15,
+        "nps": 8,
+        "integrations": 2,
+    }
+    thresholds = pd.DataFrame(
+        {
+            "label": ["Strong", "Moderate", "Weak"],
+            "lower": [65.0, 35.0, 0.0],
+            "upper": [100.0, 65.0, 35.0],
+        }
+    )
+    proposed = propose_definition(text, weights, thresholds, version="v2")
+    data = yaml.safe_load(proposed.text)
+    assert data["weights"] == weights
+    assert data["version"] == "v2"
+    assert parse_definition(data).categories[0].lower == 65
+    assert "+  duration: 30" in proposed.diff
+    assert "-  duration: 25" in proposed.diff
+    assert "+  retention: 20" not in proposed.diff
+    # comments of the file survive
+    assert sum(ln.startswith("#") for ln in proposed.text.splitlines()) == sum(
+        ln.startswith("#") for ln in text.splitlines()
+    )
