@@ -280,10 +280,11 @@ def latent_at(
     series = acc.latent[:, :, SIGNALS.index(signal)]
     b = timeline.bounds
     last = timeline.months - 1
-    m = np.clip(np.searchsorted(b, when, side="right") - 1, 0, last)
+    m = np.minimum(np.maximum(np.searchsorted(b, when, side="right") - 1, 0), last)
     x = m + (when - b[m]) / (b[m + 1] - b[m]) - 0.5
     floor = np.floor(x)
     w = x - floor
-    lo = np.clip(floor.astype(np.int64), 0, last)
-    hi = np.clip(floor.astype(np.int64) + 1, 0, last)
+    below = floor.astype(np.int64)
+    lo = np.minimum(np.maximum(below, 0), last)
+    hi = np.minimum(np.maximum(below + 1, 0), last)
     return (1.0 - w) * series[account, lo] + w * series[account, hi]

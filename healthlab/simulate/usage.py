@@ -168,10 +168,12 @@ def draw_sessions(
     z = latent_at(acc, "duration", account, when, timeline)
     noise = params.session_sd * rng.standard_normal(user.size)
     seconds = params.session_median_s * np.exp(params.duration_effect * z + noise)
-    seconds = np.round(np.clip(seconds, 1.0, 86_400.0), 1)
+    seconds = np.round(np.minimum(np.maximum(seconds, 1.0), 86_400.0), 1)
 
-    # order rows by account, then time
-    order = np.lexsort((when, account))
+    # order rows by account, then time: one sort on a packed key
+    # (account in the high bits, whole seconds since the start in the low)
+    seconds_in = (when - timeline.start_us) // 1_000_000
+    order = np.argsort((account.astype(np.int64) << 32) | seconds_in)
     return {
         "account": account[order],
         "user": users.local[user][order],

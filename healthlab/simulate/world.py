@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,8 @@ _FORMAT_VERSION = 1
 # sessions per chunk the automatic chunk size aims at (bounds memory)
 _SESSIONS_PER_CHUNK = 1_500_000
 _TS = pa.timestamp("us", tz="UTC")
+_STATUS = pa.array(["held", "cancelled"])
+_METRICS = pa.array(["integrations"])
 
 _SIGNAL_NOTES = {
     "duration": "log session length; sessions.duration_s",
@@ -180,18 +183,21 @@ def simulate_world(
 
     out_dir = Path(out_dir)
     tmp = _prepare_output(out_dir)
+    out = _PartWriter(tmp)
     try:
         acc = draw_accounts(
             np.random.default_rng([seed, 0]), n_accounts, timeline, params
         )
-        rows = _write_account_tables(tmp, acc, timeline)
+        rows = _write_account_tables(out, acc, timeline)
         for chunk, first in enumerate(range(0, n_accounts, chunk_accounts)):
+            out.next_chunk()
             part = acc.take(slice(first, first + chunk_accounts))
             rng = np.random.default_rng([seed, 1, chunk])
-            counts = _write_chunk(tmp, chunk, part, timeline, params, rate, rng)
+            counts = _write_chunk(out, chunk, part, timeline, params, rate, rng)
             for name, count in counts.items():
                 rows[name] = rows.get(name, 0) + count
             logger.debug("simulated chunk %d (%d accounts)", chunk, len(part))
+        out.close()
 
         world = {
             "n_accounts": n_accounts,
@@ -205,6 +211,7 @@ def simulate_world(
         _write_truth(tmp, seed, world, params, rows, n_churned)
         _replace(tmp, out_dir)
     except BaseException:
+        out.close_quietly()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return WorldSummary(
@@ -267,23 +274,74 @@ def _iso(us: int) -> str:
     return np.datetime64(us, "us").astype("datetime64[D]").astype(str)
 
 
+def _labels(dictionary: pa.Array, codes: np.ndarray) -> pa.DictionaryArray:
+    # string column as codes into its labels: Parquet stores it as plain
+    # strings, dictionary-encoded without hashing every value
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), dictionary
+    )
+
+
 def _ts(values: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(values, dtype=np.int64), type=_TS)
 
 
-def _write(tmp: Path, table: str, part: int, columns: dict) -> int:
-    folder = tmp / table
-    folder.mkdir(exist_ok=True)
-    data = pa.table(columns)
-    pq.write_table(data, folder / f"part-{part:05d}.parquet", compression="snappy")
-    return data.num_rows
+class _PartWriter:
+    """Write part files on a background thread while the next chunk is drawn.
+
+    At most two chunks are in flight: :meth:`next_chunk` waits for the
+    writes of the chunk before the previous one.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._previous: list[Future] = []
+        self._current: list[Future] = []
+
+    def write(self, table: str, part: int, columns: dict) -> int:
+        folder = self.root / table
+        folder.mkdir(exist_ok=True)
+        data = pa.table(columns)
+        path = folder / f"part-{part:05d}.parquet"
+        strings = [
+            name
+            for name, column in columns.items()
+            if pa.types.is_dictionary(column.type) or pa.types.is_string(column.type)
+        ]
+        self._current.append(
+            self._pool.submit(
+                pq.write_table,
+                data,
+                path,
+                compression="snappy",
+                use_dictionary=strings,
+                # readers see plain strings, not dictionaries
+                store_schema=False,
+            )
+        )
+        return data.num_rows
+
+    def next_chunk(self) -> None:
+        for future in self._previous:
+            future.result()
+        self._previous, self._current = self._current, []
+
+    def close_quietly(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        try:
+            for future in self._previous + self._current:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write_account_tables(tmp: Path, acc: AccountFrame, timeline: Timeline) -> dict:
+def _write_account_tables(out: _PartWriter, acc: AccountFrame, timeline) -> dict:
     ids = pa.array(acc.ids, type=pa.string())
     rows = {}
-    rows["accounts"] = _write(
-        tmp,
+    rows["accounts"] = out.write(
         "accounts",
         0,
         {
@@ -299,8 +357,7 @@ def _write_account_tables(tmp: Path, acc: AccountFrame, timeline: Timeline) -> d
         },
     )
     churned = acc.churn_us != NO_CHURN
-    rows["churn"] = _write(
-        tmp,
+    rows["churn"] = out.write(
         "churn",
         0,
         {
@@ -314,16 +371,16 @@ def _write_account_tables(tmp: Path, acc: AccountFrame, timeline: Timeline) -> d
     # latent signals per account and month (not a contract table)
     n, months = len(acc), timeline.months
     latent = {
-        "account_id": ids.take(pa.array(np.repeat(np.arange(n), months))),
+        "account_id": _labels(ids, np.repeat(np.arange(n), months)),
         "month": _ts(np.tile(timeline.bounds[:-1], n)),
     }
     for k, name in enumerate(SIGNALS):
         latent[name] = pa.array(acc.latent[:, :, k].ravel(), type=pa.float64())
-    _write(tmp, "latent", 0, latent)
+    out.write("latent", 0, latent)
     return rows
 
 
-def _write_chunk(tmp, chunk, acc, timeline, params, rate, rng) -> dict[str, int]:
+def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]:
     ids = pa.array(acc.ids, type=pa.string())
     users = draw_users(rng, acc, timeline, params)
     n_users = np.bincount(users.account, minlength=len(acc))
@@ -331,26 +388,24 @@ def _write_chunk(tmp, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
     rows = {}
 
     sessions = draw_sessions(rng, acc, users, timeline, params, rate)
-    rows["sessions"] = _write(
-        tmp,
+    rows["sessions"] = out.write(
         "sessions",
         chunk,
         {
-            "account_id": ids.take(pa.array(sessions["account"])),
-            "user_id": user_ids.take(pa.array(sessions["user"])),
+            "account_id": _labels(ids, sessions["account"]),
+            "user_id": _labels(user_ids, sessions["user"]),
             "started_at": _ts(sessions["started_us"]),
             "duration_s": pa.array(sessions["duration_s"], type=pa.float64()),
         },
     )
     loads = draw_page_loads(rng, acc, sessions, timeline, params)
     del sessions
-    rows["page_loads"] = _write(
-        tmp,
+    rows["page_loads"] = out.write(
         "page_loads",
         chunk,
         {
-            "account_id": ids.take(pa.array(loads["account"])),
-            "page": pa.array(params.pages).take(pa.array(loads["page"])),
+            "account_id": _labels(ids, loads["account"]),
+            "page": _labels(pa.array(params.pages), loads["page"]),
             "loaded_at": _ts(loads["loaded_us"]),
             "load_ms": pa.array(loads["load_ms"]),
             "items_requested": pa.array(loads["items_requested"]),
@@ -360,12 +415,11 @@ def _write_chunk(tmp, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
     del loads
 
     ratings = draw_ratings(rng, acc, timeline, params)
-    rows["ratings"] = _write(
-        tmp,
+    rows["ratings"] = out.write(
         "ratings",
         chunk,
         {
-            "account_id": ids.take(pa.array(ratings["account"])),
+            "account_id": _labels(ids, ratings["account"]),
             "rated_at": _ts(ratings["rated_us"]),
             "stars": pa.array(ratings["stars"], type=pa.float64()),
         },
@@ -373,64 +427,59 @@ def _write_chunk(tmp, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
 
     personas = pa.array(PERSONAS)
     invitations, responses = draw_nps(rng, acc, timeline, params, n_users)
-    rows["nps_invitations"] = _write(
-        tmp,
+    rows["nps_invitations"] = out.write(
         "nps_invitations",
         chunk,
         {
-            "account_id": ids.take(pa.array(invitations["account"])),
+            "account_id": _labels(ids, invitations["account"]),
             "sent_at": _ts(invitations["sent_us"]),
         },
     )
-    rows["nps_responses"] = _write(
-        tmp,
+    rows["nps_responses"] = out.write(
         "nps_responses",
         chunk,
         {
-            "account_id": ids.take(pa.array(responses["account"])),
+            "account_id": _labels(ids, responses["account"]),
             "responded_at": _ts(responses["responded_us"]),
             "score": pa.array(responses["score"], type=pa.float64()),
-            "user_id": user_ids.take(pa.array(responses["user"])),
-            "persona": personas.take(pa.array(responses["persona"])),
+            "user_id": _labels(user_ids, responses["user"]),
+            "persona": _labels(personas, responses["persona"]),
         },
     )
 
     touch = draw_touchpoints(rng, acc, timeline, params)
     csm = pa.array(acc.csm, type=pa.string())
-    rows["touchpoints"] = _write(
-        tmp,
+    rows["touchpoints"] = out.write(
         "touchpoints",
         chunk,
         {
-            "account_id": ids.take(pa.array(touch["account"])),
+            "account_id": _labels(ids, touch["account"]),
             "occurred_at": _ts(touch["occurred_us"]),
-            "kind": pa.array(params.touchpoint_kinds).take(pa.array(touch["kind"])),
-            "status": pa.array(np.where(touch["cancelled"], "cancelled", "held")),
-            "csm": csm.take(pa.array(touch["account"])),
+            "kind": _labels(pa.array(params.touchpoint_kinds), touch["kind"]),
+            "status": _labels(_STATUS, touch["cancelled"]),
+            "csm": _labels(csm, touch["account"]),
         },
     )
 
     rapport = draw_rapport(rng, acc, timeline, params)
-    rows["rapport"] = _write(
-        tmp,
+    rows["rapport"] = out.write(
         "rapport",
         chunk,
         {
-            "account_id": ids.take(pa.array(rapport["account"])),
+            "account_id": _labels(ids, rapport["account"]),
             "rated_at": _ts(rapport["rated_us"]),
-            "persona": personas.take(pa.array(rapport["persona"])),
+            "persona": _labels(personas, rapport["persona"]),
             "rating": pa.array(rapport["rating"], type=pa.float64()),
         },
     )
 
     custom = draw_integrations(rng, acc, timeline, params)
-    rows["custom_metrics"] = _write(
-        tmp,
+    rows["custom_metrics"] = out.write(
         "custom_metrics",
         chunk,
         {
-            "account_id": ids.take(pa.array(custom["account"])),
-            "metric": pa.array(np.full(custom["account"].size, "integrations")),
+            "account_id": _labels(ids, custom["account"]),
+            "metric": _labels(_METRICS, np.zeros(custom["account"].size, np.int8)),
             "measured_at": _ts(custom["measured_us"]),
             "value": pa.array(custom["value"], type=pa.float64()),
         },
