@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -35,7 +36,7 @@ CATEGORY_COLORS = {"Strong": "#004488", "Moderate": "#DDAA33", "Weak": "#BB5566"
 
 #: Colour and label of accounts without a score (coverage too low).
 UNSCORED_COLOR = "#BBBBBB"
-UNSCORED_LABEL = "No score"
+UNSCORED_LABEL = "Unavailable"
 
 #: Okabe-Ito colours for one line per CSM (black last).
 LINE_COLORS = (
@@ -199,6 +200,10 @@ def plot_csm_trend(
             label=_plain_text(csm),
         )
 
+    # month ticks that never crowd, whatever the span
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylim(0, 100)
     ax.set_ylabel("Mean health score")
     ax.grid(axis="y", color="#e4e7eb", linewidth=0.8)

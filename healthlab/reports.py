@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import os
 import re
 import tempfile
@@ -46,6 +47,7 @@ __all__ = [
     "render_alerts",
     "render_drilldown",
     "render_validation",
+    "figure_image",
     "write_index",
     "write_portfolio_report",
 ]
@@ -251,29 +253,36 @@ def render_headline(
     """Cards with the portfolio's headline figures.
 
     `headline` is :func:`healthlab.portfolio.portfolio_headline`'s dict:
-    ``accounts``, ``mean_score``, ``change`` (vs the previous as-of date,
-    None for the first) and ``shares`` (category -> share of scored
-    accounts).
+    ``accounts``, ``scored``, ``mean_score``, ``change`` (vs the previous
+    as-of date, NaN for the first) and ``category_shares`` (category ->
+    share of scored accounts).
     """
     change = headline.get("change")
     change_text = (
         "first snapshot" if _missing(change) else f"{change:+.1f} vs last month"
     )
-    cards = [
-        ("Accounts scored", f"{int(headline['accounts']):,}", ""),
-        ("Mean health score", _fmt(headline.get("mean_score"), "{:.1f}"), change_text),
-    ]
+    scored = headline.get("scored")
+    scored_text = "" if scored is None else f"{int(scored):,} with a score"
     colors = category_colors([c[0] for c in categories])
-    shares = headline.get("shares") or {}
+    cards = [
+        ("Accounts", f"{int(headline['accounts']):,}", scored_text, None),
+        (
+            "Mean health score",
+            _fmt(headline.get("mean_score"), "{:.1f}"),
+            change_text,
+            None,
+        ),
+    ]
+    shares = headline.get("category_shares") or {}
     for label, _, _ in categories:
         share = shares.get(label, 0.0)
         cards.append(
             (label, _fmt(share, "{:.0%}"), "of scored accounts", colors[label])
         )
+
     html_cards = []
-    for card in cards:
-        name, value, note = card[:3]
-        stripe = f" style='border-top-color:{card[3]}'" if len(card) > 3 else ""
+    for name, value, note, color in cards:
+        stripe = f" style='border-top-color:{color}'" if color else ""
         html_cards.append(
             f"<div class='hl-card'{stripe}><span>{_e(name)}</span>"
             f"<strong>{_e(value)}</strong><em>{_e(note)}</em></div>"
@@ -471,6 +480,25 @@ def render_validation(link: str | None, summary: Mapping[str, object] | None) ->
     return "".join(parts)
 
 
+def figure_image(fig, *, dpi: int = 200):
+    """A figure as an embedded PNG image for a notebook to display.
+
+    The PNG is drawn at `dpi` (sharp on high-density screens) and shown at
+    the figure's size at 100 dpi, whatever matplotlib backend the kernel
+    runs; the figure is not kept by pyplot.
+
+    Returns
+    -------
+    IPython.display.Image
+    """
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    width = int(round(fig.get_figwidth() * 100))
+    return Image(data=buffer.getvalue(), format="png", width=width)
+
+
 # ---------------------------------------------------------------- index page
 
 
@@ -665,7 +693,9 @@ _CSS = """
 .hl-card strong { display: block; font-size: 26px; line-height: 1.25; }
 .hl-card em { display: block; color: #52606d; font-size: 12.5px;
   font-style: normal; }
-.hl-table td.num { text-align: right; }
+.jp-RenderedHTMLCommon .hl-table th,
+.jp-RenderedHTMLCommon .hl-table td { text-align: left; vertical-align: top; }
+.jp-RenderedHTMLCommon .hl-table td.num { text-align: right; }
 .hl-badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
   font-size: 12.5px; font-weight: 600; white-space: nowrap; }
 .hl-account { margin-bottom: 0; }

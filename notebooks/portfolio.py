@@ -61,7 +61,7 @@ display(HTML(reports.render_headline(headline, data.categories)))
 # %%
 counts = portfolio.category_counts_by_csm(data.scores, data.accounts, data.as_of)
 fig = figures.plot_category_donuts(counts, labels)
-display(fig)
+display(reports.figure_image(fig))
 
 # %% [markdown]
 # ## Highest and lowest accounts
@@ -114,7 +114,7 @@ display(
 # %%
 trend = portfolio.csm_score_trend(data.scores, data.accounts)
 fig = figures.plot_csm_trend(trend, categories=data.categories)
-display(fig)
+display(reports.figure_image(fig))
 
 # %% [markdown]
 # ## CSM leaderboard

@@ -102,7 +102,7 @@ def test_render_table_escapes_names_and_draws_badges(scores, accounts):
     # one badge per row, coloured by the shared palette; the missing one grey
     badges = re.findall(r"class='hl-badge' style='background:(#\w+);", out)
     assert badges == ["#004488", "#BB5566", "#BB5566", "#BB5566", "#BBBBBB"]
-    assert ">No score</span>" in out
+    assert ">Unavailable</span>" in out
     assert ">80.0</td>" in out and ">–</td>" in out
 
 
@@ -163,15 +163,17 @@ def test_render_alerts_of_the_as_of_date_only(accounts):
 def test_headline_cards():
     headline = {
         "accounts": 1234,
+        "scored": 1200,
         "mean_score": 55.5,
         "change": -2.5,
-        "shares": {"Strong": 0.25, "Moderate": 0.5, "Weak": 0.25},
+        "category_shares": {"Strong": 0.25, "Moderate": 0.5, "Weak": 0.25},
     }
     out = reports.render_headline(headline, CATS)
     assert "<strong>1,234</strong>" in out and "<strong>55.5</strong>" in out
     assert "-2.5 vs last month" in out
     assert out.count("25%") == 2 and "50%" in out
-    first = reports.render_headline({**headline, "change": None}, CATS)
+    assert "1,200 with a score" in out
+    first = reports.render_headline({**headline, "change": float("nan")}, CATS)
     assert "first snapshot" in first
 
 
@@ -259,7 +261,7 @@ def test_category_colors_are_one_palette():
 def test_donuts_use_category_colours_and_draw_names_verbatim(scores, accounts):
     now = scores[scores["as_of"] == OCT].merge(accounts, on="account_id")
     counts = (
-        now.assign(category=now["category"].fillna("No score"))
+        now.assign(category=now["category"].fillna("Unavailable"))
         .groupby(["csm", "category"], as_index=False)
         .size()
         .rename(columns={"size": "accounts"})
@@ -291,3 +293,112 @@ def test_trend_draws_one_line_per_csm():
     # a dollar is escaped from mathtext, so it is drawn as written
     assert [line.get_label() for line in lines] == [r"\$Bo", "Ann"]
     assert list(lines[1].get_ydata()) == [60.0, 55.0]
+
+
+# ------------------------------------------------ the notebook, end to end
+
+
+def _hand_built_world(root, accounts, scores, indices, metrics):
+    """A source folder (accounts, sessions) and a store holding the frames."""
+    from healthlab.definition import load_definition
+    from healthlab.store import SCHEMA, Store
+
+    source = root / "source"
+    source.mkdir()
+    utc = pd.Timestamp("2024-01-01", tz="UTC")
+    accounts.assign(
+        industry="retail",
+        size_band="smb",
+        app_type="web",
+        created_at=utc,
+    ).to_parquet(source / "accounts.parquet")
+    pd.DataFrame(
+        {
+            "account_id": ["a1", "a2"],
+            "user_id": ["u1", "u2"],
+            "started_at": pd.to_datetime(["2026-01-05", "2026-10-30"], utc=True),
+            "duration_s": [60.0, 90.0],
+        }
+    ).to_parquet(source / "sessions.parquet")
+
+    definition = load_definition()
+    version = definition.version
+
+    def full(frame, table):
+        frame = frame.assign(definition_version=version)
+        for col in SCHEMA[table]:
+            if col not in frame:
+                frame[col] = None
+        return frame
+
+    store = Store(root / "healthlab.duckdb")
+    store.write_definition(definition)
+    alerts = pd.DataFrame(
+        {
+            "account_id": ["a2"],
+            "as_of": [OCT],
+            "kind": ["category_change"],
+            "previous_category": ["Moderate"],
+            "category": ["Weak"],
+            "previous_score": [45.0],
+            "score": [30.0],
+            "change": [-15.0],
+            "top_index": ["duration"],
+            "message": [f"moved to Weak {HOSTILE}"],
+        }
+    )
+    store.write_scores(
+        full(scores, "score_history"),
+        full(indices, "index_history"),
+        full(metrics, "metric_history"),
+        full(alerts, "alerts"),
+    )
+    return source, store.path, version
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_portfolio_notebook_escapes_hostile_names(
+    tmp_path, accounts, scores, indices, metrics
+):
+    source, store_path, version = _hand_built_world(
+        tmp_path, accounts, scores, indices, metrics
+    )
+    run = reports.write_portfolio_report(
+        store_path,
+        source,
+        tmp_path / "reports",
+        validation_report="validation.html",
+        validation_summary={"Concordance": 0.7},
+        dropped_rows={"sessions": 12},
+    )
+    html = run.html_path.read_text(encoding="utf-8")
+    assert run.html_path == tmp_path / "reports" / "2026-10-31" / "portfolio.html"
+
+    # the hostile names show as text and never as markup
+    assert "<script>alert(1)</script>" not in html
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
+    assert "$Bo &lt;b&gt;" in html
+    assert "<b>" not in html.replace("<b>Co</b>", "")
+
+    # run facts, sections and a few numbers computed by hand
+    for text in [
+        "2026-01-05 to 2026-10-30",
+        "sessions: 12",
+        f"{version}",
+        "Accounts by category, per CSM",
+        "Highest and lowest accounts",
+        "Score trend per CSM",
+        "CSM leaderboard",
+        "Alerts of the period",
+        "At-risk accounts",
+        'href="validation.html"',
+    ]:
+        assert text in html, text
+    # October mean over a1..a4 = (80 + 30 + 25 + 38) / 4 = 43.25; September
+    # mean of all five = 47.0; change -3.75
+    assert "<strong>43.2</strong>" in html or "<strong>43.3</strong>" in html
+    assert "-3.8 vs last month" in html or "-3.7 vs last month" in html
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "href='2026-10-31/portfolio.html'" in index
