@@ -448,7 +448,10 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
     )
 
     touch = draw_touchpoints(rng, acc, timeline, params)
-    csm = pa.array(acc.csm, type=pa.string())
+    # a dictionary must hold distinct labels: Parquet writes one with
+    # repeated labels differently from run to run
+    csm_labels, csm_codes = np.unique(acc.csm, return_inverse=True)
+    csm = pa.array(csm_labels, type=pa.string())
     rows["touchpoints"] = out.write(
         "touchpoints",
         chunk,
@@ -457,7 +460,7 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
             "occurred_at": _ts(touch["occurred_us"]),
             "kind": _labels(pa.array(params.touchpoint_kinds), touch["kind"]),
             "status": _labels(_STATUS, touch["cancelled"]),
-            "csm": _labels(csm, touch["account"]),
+            "csm": _labels(csm, csm_codes[touch["account"]]),
         },
     )
 
