@@ -14,6 +14,7 @@ from healthlab.validation.frames import (
     prepare_churn,
     snapshot_instants,
 )
+from healthlab.validation.inputs import ValidationInputs, load_validation_inputs
 from healthlab.validation.plots import (
     plot_calibration,
     plot_hazard_ratios,
@@ -46,6 +47,7 @@ __all__ = [
     "CoxResult",
     "HorizonLogit",
     "LandmarkKM",
+    "ValidationInputs",
     "build_horizon_frame",
     "build_intervals",
     "check_proportional_hazards",
@@ -58,6 +60,7 @@ __all__ = [
     "fit_index_cox",
     "fit_landmark_km",
     "fit_score_cox",
+    "load_validation_inputs",
     "order_categories",
     "pivot_indices",
     "plot_calibration",
