@@ -87,7 +87,7 @@ def plot_category_donuts(
     counts: pd.DataFrame,
     categories: Sequence[str],
     *,
-    ncols: int = 4,
+    ncols: int = 6,
     title: str | None = None,
 ) -> Figure:
     """Small multiples: one donut of accounts by category for each CSM.
@@ -100,7 +100,7 @@ def plot_category_donuts(
         in `categories` (e.g. accounts without a score) are drawn grey.
     categories : sequence of str
         Category labels, best first; fixes the order and colours of slices.
-    ncols : int, default 4
+    ncols : int, default 6
         Donuts per row.
     title : str, optional
         Figure title.
@@ -117,7 +117,7 @@ def plot_category_donuts(
     ncols = max(1, min(ncols, len(csms)))
     nrows = max(1, math.ceil(len(csms) / ncols))
 
-    fig = Figure(figsize=(2.7 * ncols, 2.7 * nrows + 0.6), layout="constrained")
+    fig = Figure(figsize=(1.85 * ncols, 1.95 * nrows + 0.4), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     order = list(categories)
     for ax, csm in zip(axes, csms, strict=False):
@@ -135,8 +135,8 @@ def plot_category_donuts(
             wedgeprops={"width": 0.38, "edgecolor": "white", "linewidth": 1.5},
         )
         total = int(sum(values))
-        ax.text(0, 0, f"{total}", ha="center", va="center", fontsize=15)
-        ax.set_title(_plain_text(csm), fontsize=11)
+        ax.text(0, 0, f"{total}", ha="center", va="center", fontsize=12)
+        ax.set_title(_plain_text(csm), fontsize=9.5)
         ax.set_aspect("equal")
     for ax in axes[len(csms) :]:
         ax.set_axis_off()
@@ -150,6 +150,7 @@ def plot_category_donuts(
         loc="outside lower center",
         ncols=len(handles),
         frameon=False,
+        fontsize=9,
     )
     if title:
         fig.suptitle(_plain_text(title), fontsize=13)
@@ -160,9 +161,13 @@ def plot_csm_trend(
     trend: pd.DataFrame,
     *,
     categories: Sequence[tuple[str, float, float]] | None = None,
+    ncols: int = 4,
     title: str | None = None,
 ) -> Figure:
-    """Month-on-month mean score of each CSM's book.
+    """Month-on-month mean score of each CSM's book, one small panel per CSM.
+
+    Each panel draws the CSM's line over the portfolio's mean (grey,
+    dashed), so a book that drifts away from the rest stands out.
 
     Parameters
     ----------
@@ -171,52 +176,90 @@ def plot_csm_trend(
         :func:`healthlab.portfolio.csm_score_trend`).
     categories : sequence of (label, lower, upper), optional
         When given, the category bands are shaded lightly behind the lines.
+    ncols : int, default 4
+        Panels per row.
     title : str, optional
         Figure title.
 
     Returns
     -------
     Figure
+
+    Notes
+    -----
+    The portfolio line is the mean of the CSMs' means at each as-of date
+    (every book weighs the same), not the mean over all accounts.
     """
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    ax = fig.subplots()
+    frame = trend.assign(
+        as_of=pd.to_datetime(trend["as_of"]), csm=trend["csm"].astype(str)
+    )
+    overall = frame.groupby("as_of")["mean_score"].mean()
+    csms = sorted(frame["csm"].unique())
+    ncols = max(1, min(ncols, len(csms)))
+    nrows = max(1, math.ceil(len(csms) / ncols))
 
-    if categories:
-        colors = category_colors([label for label, _, _ in categories])
-        for label, lower, upper in categories:
-            ax.axhspan(max(lower, 0), min(upper, 100), color=colors[label], alpha=0.08)
-
-    frame = trend.assign(as_of=pd.to_datetime(trend["as_of"]))
-    for i, (csm, book) in enumerate(frame.groupby(frame["csm"].astype(str))):
-        book = book.sort_values("as_of")
+    fig = Figure(figsize=(2.6 * ncols, 1.9 * nrows + 0.5), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    colors = category_colors([c[0] for c in categories]) if categories else {}
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+    for i, (ax, csm) in enumerate(zip(axes.ravel(), csms, strict=False)):
+        # category bands, the portfolio for reference, then this book
+        for label, lower, upper in categories or ():
+            ax.axhspan(max(lower, 0), min(upper, 100), color=colors[label], alpha=0.1)
+        ax.plot(
+            overall.index,
+            overall.values,
+            color="#7b8794",
+            linestyle="--",
+            linewidth=1.0,
+            label="All CSMs",
+        )
+        book = frame[frame["csm"] == csm].sort_values("as_of")
         ax.plot(
             book["as_of"],
             book["mean_score"],
-            color=LINE_COLORS[i % len(LINE_COLORS)],
-            linestyle=_LINE_STYLES[(i // len(LINE_COLORS)) % len(_LINE_STYLES)],
+            color=LINE_COLORS[0],
             marker="o",
-            markersize=3,
+            markersize=2.5,
             linewidth=1.8,
             label=_plain_text(csm),
         )
+        ax.set_title(_plain_text(csm), fontsize=10, loc="left")
+        ax.set_ylim(0, 100)
+        ax.set_yticks([0, 40, 70, 100] if categories else [0, 50, 100])
+        ax.tick_params(labelsize=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.spines[["top", "right"]].set_visible(False)
+        if i % ncols == 0:
+            ax.set_ylabel("Mean score", fontsize=9)
+    for ax in axes.ravel()[len(csms) :]:
+        ax.set_axis_off()
 
-    # month ticks that never crowd, whatever the span
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("Mean health score")
-    ax.grid(axis="y", color="#e4e7eb", linewidth=0.8)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.legend(
+        handles=[
+            _line(LINE_COLORS[0], "-", "This CSM's book"),
+            _line("#7b8794", "--", "All CSMs (mean of books)"),
+        ],
+        loc="outside lower center",
+        ncols=2,
+        frameon=False,
+        fontsize=9,
+    )
     if title:
-        ax.set_title(_plain_text(title), fontsize=12, loc="left")
+        fig.suptitle(_plain_text(title), fontsize=12)
     return fig
 
 
 def _plain_text(text: object) -> str:
     # matplotlib reads $...$ as mathtext; a name must be drawn as written
     return str(text).replace("$", r"\$")
+
+
+def _line(color: str, style: str, label: str):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=color, linestyle=style, label=label)
 
 
 def _patch(color: str, label: str):

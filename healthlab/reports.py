@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import json
 import os
 import re
 import tempfile
@@ -73,6 +74,9 @@ class PortfolioData:
         The accounts table of the source (name, csm, ...).
     data_period : tuple of (str, str)
         First and last day with sessions in the source.
+    dropped_rows : dict of str to int
+        Input rows dropped per table by the scoring run of `as_of` (from the
+        store's run records; empty when none was dropped or recorded).
     """
 
     as_of: pd.Timestamp
@@ -84,6 +88,7 @@ class PortfolioData:
     alerts: pd.DataFrame
     accounts: pd.DataFrame
     data_period: tuple[str, str]
+    dropped_rows: dict[str, int]
 
 
 def load_portfolio(
@@ -148,8 +153,6 @@ def load_portfolio(
     # categories of the definition, best first
     body = definitions.loc[definitions["version"] == definition_version, "body"]
     if len(body):
-        import json
-
         parsed = parse_definition(json.loads(body.iloc[0]))
         cats = [(c.label, c.lower, c.upper) for c in parsed.categories]
     else:
@@ -175,7 +178,21 @@ def load_portfolio(
         alerts=store.read_alerts(definition_version),
         accounts=accounts,
         data_period=data_period,
+        dropped_rows=_dropped_rows(store, definition_version, as_of),
     )
+
+
+def _dropped_rows(store, definition_version: str, as_of) -> dict[str, int]:
+    # the latest scoring run of this definition that covered the as-of date
+    runs = store.read_table("runs")
+    day = pd.Timestamp(as_of).date().isoformat()
+    for details in reversed(list(runs.loc[runs["kind"] == "score", "details"])):
+        record = json.loads(details)
+        if record.get("definition_version") != definition_version:
+            continue
+        if day in record.get("as_of_dates", [day]):
+            return {k: int(v) for k, v in record.get("dropped_rows", {}).items()}
+    return {}
 
 
 def at_risk_accounts(
@@ -348,12 +365,33 @@ def render_alerts(
     as_of,
     categories: Sequence[str] | None = None,
 ) -> str:
-    """The alerts fired at `as_of`, largest score falls first, with reasons."""
+    """The alerts fired at `as_of`, one row per account, largest falls first.
+
+    An account with both a category change and a score drop gets one row
+    naming both. The reason is in the columns: category before and after,
+    score before and after, and the index whose weighted contribution
+    moved most (with its change in points).
+    """
     now = alerts[alerts["as_of"] == pd.Timestamp(as_of)]
-    now = now.merge(
+    if now.empty:
+        return render_table(now, empty="No alert fired at this as-of date.")
+
+    # one row per account: the kinds that fired, the rest is shared
+    kinds = (
+        now.assign(kind=now["kind"].astype(str).str.replace("_", " "))
+        .groupby("account_id")["kind"]
+        .agg(lambda k: " + ".join(sorted(set(k))))
+    )
+    rows = now.drop_duplicates("account_id").drop(columns="kind")
+    rows = rows.merge(kinds.rename("kind"), on="account_id")
+    rows = rows.merge(
         accounts[["account_id", "name", "csm"]], on="account_id", how="left"
     )
-    now = now.sort_values(["change", "account_id"], na_position="last")
+    rows = rows.sort_values(["change", "account_id"], na_position="last")
+    rows["mover"] = [
+        "" if _missing(i) else (f"{i} ({c:+.1f})" if not _missing(c) else str(i))
+        for i, c in zip(rows["top_index"], rows["top_index_change"], strict=True)
+    ]
     columns = {
         "name": "Account",
         "csm": "CSM",
@@ -363,21 +401,13 @@ def render_alerts(
         "previous_score": "Score before",
         "score": "Score now",
         "change": "Change",
-        "top_index": "Index that moved most",
-        "message": "Reason",
+        "mover": "Index that moved most (points)",
     }
-    shown = now[[c for c in columns if c in now.columns]]
     return render_table(
-        shown,
-        formats={
-            "previous_score": "{:.1f}",
-            "score": "{:.1f}",
-            "change": "{:+.1f}",
-            "kind": lambda k: str(k).replace("_", " "),
-        },
+        rows[list(columns)],
+        formats={"previous_score": "{:.1f}", "score": "{:.1f}", "change": "{:+.1f}"},
         labels=columns,
         categories=categories,
-        empty="No alert fired at this as-of date.",
     )
 
 
@@ -566,7 +596,9 @@ def write_portfolio_report(
     """Execute the portfolio notebook into ``reports/<as-of>/portfolio.html``.
 
     Then refresh ``reports/index.html``. `validation_report` is a link
-    relative to the report's folder (e.g. ``"validation.html"``). Raises
+    relative to the report's folder (e.g. ``"validation.html"``).
+    `dropped_rows` defaults to what the store recorded for the scoring run
+    of that as-of date. Raises
     :class:`~healthlab.errors.NotebookExecutionError` if a cell fails; the
     previous report of that date is then left as it was.
     """
@@ -584,7 +616,11 @@ def write_portfolio_report(
         "source_description": source_description or str(source_path),
         "validation_report": validation_report,
         "validation_summary": dict(validation_summary or {}),
-        "dropped_rows": {k: int(v) for k, v in (dropped_rows or {}).items()},
+        "dropped_rows": (
+            None
+            if dropped_rows is None
+            else {k: int(v) for k, v in dropped_rows.items()}
+        ),
         "engine": engine,
     }
     out_dir = Path(reports_dir) / label

@@ -19,7 +19,7 @@ definition_version = None
 source_description = None
 validation_report = None
 validation_summary = {}
-dropped_rows = {}
+dropped_rows = None
 engine = "duckdb"
 
 # %% tags=["remove-cell"]
@@ -44,7 +44,7 @@ display(
             as_of=data.as_of,
             definition_version=data.definition_version,
             data_period=data.data_period,
-            dropped_rows=dropped_rows,
+            dropped_rows=data.dropped_rows if dropped_rows is None else dropped_rows,
             source_description=source_description,
         )
     )

@@ -62,3 +62,20 @@ def spark_session():
     from healthlab.engine import get_spark_session
 
     return get_spark_session()
+
+
+@pytest.fixture(scope="session")
+def small_reports(small_world, tmp_path_factory) -> Path:
+    """The small world scored and its portfolio report written, once.
+
+    Returns the reports folder (``<as-of>/portfolio.html`` and
+    ``index.html``); the store is ``healthlab.duckdb`` beside it.
+    """
+    from healthlab.pipeline import score_source
+    from healthlab.reports import write_portfolio_report
+
+    root = tmp_path_factory.mktemp("small_reports")
+    store = root / "healthlab.duckdb"
+    score_source(small_world, store_path=store)
+    write_portfolio_report(store, small_world, root / "reports")
+    return root / "reports"

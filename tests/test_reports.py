@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -137,27 +138,30 @@ def test_drilldown_shows_contributions_percentiles_and_peer_group(
     assert out.index("Beta &amp; Sons") < out.index("&lt;script&gt;alert(1)")
 
 
-def test_render_alerts_of_the_as_of_date_only(accounts):
+def test_render_alerts_one_row_per_account_of_the_as_of_date(accounts):
     alerts = pd.DataFrame(
         {
-            "account_id": ["a2", "a4", "a1"],
-            "as_of": [OCT, OCT, SEP],
-            "kind": ["category_change", "score_drop", "score_drop"],
-            "previous_category": ["Moderate", "Weak", "Strong"],
-            "category": ["Weak", "Weak", "Strong"],
-            "previous_score": [45.0, 50.0, 90.0],
-            "score": [30.0, 38.0, 75.0],
-            "change": [-15.0, -12.0, -15.0],
-            "top_index": ["duration", "nps", "nps"],
-            "message": [f"fell below 40 {HOSTILE}", "dropped 12 points", "old"],
+            "account_id": ["a2", "a2", "a4", "a1"],
+            "as_of": [OCT, OCT, OCT, SEP],
+            "kind": ["category_change", "score_drop", "score_drop", "score_drop"],
+            "previous_category": ["Moderate", "Moderate", "Weak", "Strong"],
+            "category": ["Weak", "Weak", "Weak", "Strong"],
+            "previous_score": [45.0, 45.0, 50.0, 90.0],
+            "score": [30.0, 30.0, 38.0, 75.0],
+            "change": [-15.0, -15.0, -12.0, -15.0],
+            "top_index": ["duration", "duration", "nps", "nps"],
+            "top_index_change": [-9.25, -9.25, -4.0, -1.0],
+            "message": ["m1", "m2", "m3", "m4"],
         }
     )
     out = reports.render_alerts(alerts, accounts, OCT, LABELS)
     _no_hostile_markup(out)
-    assert out.count("<tr>") == 3  # header + two alerts of October
-    assert "category change" in out and ">-15.0</td>" in out
-    assert "old" not in out
-    assert out.index("fell below 40") < out.index("dropped 12 points")
+    assert out.count("<tr>") == 3  # header + one row for a2 and one for a4
+    assert "category change + score drop" in out and ">-15.0</td>" in out
+    assert "duration (-9.2)" in out or "duration (-9.3)" in out
+    assert "nps (-4.0)" in out
+    assert out.index("&lt;script&gt;") < out.index("Gamma")  # -15 before -12
+    assert "No alert fired" in reports.render_alerts(alerts, accounts, "2026-08-31")
 
 
 def test_headline_cards():
@@ -280,19 +284,22 @@ def test_donuts_use_category_colours_and_draw_names_verbatim(scores, accounts):
     assert buffer.getvalue().startswith(b"\x89PNG")
 
 
-def test_trend_draws_one_line_per_csm():
+def test_trend_draws_one_panel_per_csm_over_the_portfolio_mean():
     trend = pd.DataFrame(
         {
-            "csm": ["Ann", "Ann", "$Bo"],
-            "as_of": [SEP, OCT, OCT],
-            "mean_score": [60.0, 55.0, 30.0],
+            "csm": ["Ann", "Ann", "$Bo", "$Bo"],
+            "as_of": [SEP, OCT, SEP, OCT],
+            "mean_score": [60.0, 55.0, 30.0, 41.0],
         }
     )
     fig = figures.plot_csm_trend(trend, categories=CATS)
-    lines = fig.axes[0].get_lines()
+    panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
     # a dollar is escaped from mathtext, so it is drawn as written
-    assert [line.get_label() for line in lines] == [r"\$Bo", "Ann"]
-    assert list(lines[1].get_ydata()) == [60.0, 55.0]
+    assert [ax.get_title(loc="left") for ax in panels] == [r"\$Bo", "Ann"]
+    overall, book = panels[1].get_lines()
+    # portfolio line: (60 + 30) / 2 = 45 and (55 + 41) / 2 = 48
+    assert list(overall.get_ydata()) == [45.0, 48.0]
+    assert list(book.get_ydata()) == [60.0, 55.0]
 
 
 # ------------------------------------------------ the notebook, end to end
@@ -344,7 +351,8 @@ def _hand_built_world(root, accounts, scores, indices, metrics):
             "score": [30.0],
             "change": [-15.0],
             "top_index": ["duration"],
-            "message": [f"moved to Weak {HOSTILE}"],
+            "top_index_change": [-8.0],
+            "message": ["moved to Weak"],
         }
     )
     store.write_scores(
@@ -402,3 +410,110 @@ def test_portfolio_notebook_escapes_hostile_names(
     assert "-3.8 vs last month" in html or "-3.7 vs last month" in html
     index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     assert "href='2026-10-31/portfolio.html'" in index
+
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as a list of rows of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._row, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _table_with_header(tables, first_header):
+    found = [t for t in tables if t and t[0] and t[0][0] == first_header]
+    assert found, f"no table starting with column {first_header!r}"
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_portfolio_report_of_a_small_world_matches_the_store(
+    small_reports, small_world
+):
+    from healthlab import portfolio
+    from healthlab.store import Store
+
+    store = Store(small_reports.parent / "healthlab.duckdb")
+    scores = store.read_scores()
+    as_of = scores["as_of"].max()
+    page = small_reports / str(as_of.date()) / "portfolio.html"
+    html = page.read_text(encoding="utf-8")
+    parser = _Tables()
+    parser.feed(html)
+
+    # headline, recomputed plainly from the score history
+    now = scores[scores["as_of"] == as_of]
+    before = scores[
+        scores["as_of"] == scores.loc[scores["as_of"] < as_of, "as_of"].max()
+    ]
+    mean_now = now["score"].mean()
+    change = mean_now - before["score"].mean()
+    assert f"<strong>{len(now):,}</strong>" in html
+    assert f"<strong>{mean_now:.1f}</strong>" in html
+    assert f"{change:+.1f} vs last month" in html
+    scored = now.dropna(subset=["score"])
+    for label in LABELS:
+        share = (scored["category"] == label).mean()
+        assert f"<strong>{share:.0%}</strong>" in html, label
+
+    # the leaderboard: one row per CSM, mean scores from plain pandas
+    accounts = pd.read_parquet(small_world / "accounts")
+    books = now.merge(accounts[["account_id", "csm"]], on="account_id")
+    expected = books.groupby("csm")["score"].mean().sort_values(ascending=False)
+    (board,) = _table_with_header(parser.tables, "CSM")
+    assert [row[0] for row in board[1:]] == list(expected.index)
+    assert [row[2] for row in board[1:]] == [f"{v:.1f}" for v in expected]
+    assert [int(row[1]) for row in board[1:]] == [
+        int((books["csm"] == csm).sum()) for csm in expected.index
+    ]
+
+    # stack rank: the ten highest and lowest scores, as the package ranks them
+    highest, lowest = portfolio.stack_rank(
+        scores, store.read_indices(), accounts.astype({"account_id": str}), as_of
+    )
+    top, bottom = _table_with_header(parser.tables, "Account")[:2]
+    plain = scored.sort_values(["score", "account_id"], ascending=[False, True])
+    assert [row[2] for row in top[1:]] == [f"{s:.1f}" for s in plain["score"][:10]]
+    assert [row[0] for row in top[1:]] == list(highest["name"])
+    assert [row[0] for row in bottom[1:]] == list(lowest["name"])
+    assert [row[4] for row in bottom[1:]] == list(lowest["largest_mover"].fillna("–"))
+
+    # alerts of the month: one row per alerted account
+    alerts = store.read_alerts()
+    n_alerted = alerts.loc[alerts["as_of"] == as_of, "account_id"].nunique()
+    alert_table = [t for t in parser.tables if t and "Alert" in t[0]]
+    assert len(alert_table[0]) - 1 == n_alerted
+
+    # sections, run facts, embedded figures and no code
+    for text in [
+        "Accounts by category, per CSM",
+        "Score trend per CSM",
+        "At-risk accounts",
+        "Does the score track churn?",
+        "Dropped input rows",
+        str(as_of.date()),
+    ]:
+        assert text in html, text
+    assert len(re.findall(r"<img[^>]*src=\"data:image/png;base64,", html)) == 2
+    assert "load_portfolio" not in html and "<script" not in html
