@@ -122,7 +122,61 @@ def _cmd_check(args) -> None:
     print(f"{source.location}: the data contract holds.")
 
 
-_COMMANDS = [_register_simulate, _register_check]
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        default=str(DEFAULT_STORE),
+        help="the healthlab.duckdb store (default: %(default)s)",
+    )
+
+
+def _add_as_of(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--as-of",
+        action="append",
+        dest="as_of",
+        metavar="DATE",
+        help="as-of date (repeatable; default: every month end of the data)",
+    )
+
+
+def _register_score(commands) -> None:
+    p = commands.add_parser(
+        "score",
+        help="benchmark and score every as-of date into the store",
+        description="Check the source, compute the raw metrics, refresh (or "
+        "pin) peer benchmarks, score every as-of date, detect alerts and "
+        "write the histories into the store.",
+    )
+    _add_source(p)
+    _add_store(p)
+    _add_as_of(p)
+    p.add_argument("--definition", help="score definition YAML (default: packaged)")
+    p.add_argument("--benchmark-version", help="pin a stored benchmark version")
+    p.add_argument("--export", help="folder to export the histories to")
+    p.add_argument(
+        "--export-format", choices=("parquet", "csv"), default="parquet"
+    )
+    p.set_defaults(handler=_cmd_score)
+
+
+def _cmd_score(args) -> None:
+    from healthlab.pipeline import score_source
+
+    summary = score_source(
+        args.source,
+        definition=args.definition,
+        as_of_dates=args.as_of,
+        store_path=args.store,
+        benchmark_version=args.benchmark_version,
+        engine=args.engine,
+        export=args.export,
+        export_format=args.export_format,
+    )
+    print(summary)
+
+
+_COMMANDS = [_register_simulate, _register_check, _register_score]
 
 
 def main(argv: list[str] | None = None) -> int:
