@@ -32,6 +32,7 @@ from IPython.display import display
 from healthlab import calibration as hc
 from healthlab import validation as hv
 from healthlab.definition import DEFAULT_DEFINITION_PATH
+from healthlab.errors import ParameterError
 from healthlab.reports import figure_image
 
 # %% tags=["parameters"]
@@ -127,8 +128,12 @@ frame["fitted_score"] = hc.compute_weighted_score(
     frame[list(current)], [calibrator.weights_[k] for k in current]
 )
 labels = [label for label, _, _ in reversed(inputs.categories)]
-thresholds = hc.propose_thresholds(frame, labels, score="fitted_score")
-display(thresholds.round(3))
+try:
+    thresholds = hc.propose_thresholds(frame, labels, score="fitted_score")
+    display(thresholds.round(3))
+except ParameterError as exc:
+    thresholds = None
+    print(f"No thresholds proposed: {exc}")
 
 # %% [markdown]
 # ## Proposed definition
