@@ -24,7 +24,13 @@ from healthlab.simulate.accounts import (
 )
 from healthlab.simulate.params import SIGNALS, WorldParams
 
-__all__ = ["UserFrame", "draw_users", "draw_sessions", "draw_page_loads"]
+__all__ = [
+    "UserFrame",
+    "draw_users",
+    "draw_sessions",
+    "draw_page_loads",
+    "label_array",
+]
 
 _STEP_US = 30 * US_PER_DAY
 

@@ -21,13 +21,11 @@ import logging
 import os
 import shutil
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from healthlab.errors import ParameterError
 from healthlab.simulate.accounts import (
@@ -45,6 +43,7 @@ from healthlab.simulate.feedback import (
     draw_ratings,
     draw_touchpoints,
 )
+from healthlab.simulate.output import TIMESTAMP, PartWriter, labels, timestamps
 from healthlab.simulate.params import SIGNALS, WorldParams
 from healthlab.simulate.usage import (
     draw_page_loads,
@@ -61,7 +60,6 @@ TRUTH_FILE = "truth.json"
 _FORMAT_VERSION = 1
 # sessions per chunk the automatic chunk size aims at (bounds memory)
 _SESSIONS_PER_CHUNK = 1_500_000
-_TS = pa.timestamp("us", tz="UTC")
 _STATUS = pa.array(["held", "cancelled"])
 _METRICS = pa.array(["integrations"])
 
@@ -183,7 +181,7 @@ def simulate_world(
 
     out_dir = Path(out_dir)
     tmp = _prepare_output(out_dir)
-    out = _PartWriter(tmp)
+    out = PartWriter(tmp)
     try:
         acc = draw_accounts(
             np.random.default_rng([seed, 0]), n_accounts, timeline, params
@@ -274,71 +272,7 @@ def _iso(us: int) -> str:
     return np.datetime64(us, "us").astype("datetime64[D]").astype(str)
 
 
-def _labels(dictionary: pa.Array, codes: np.ndarray) -> pa.DictionaryArray:
-    # string column as codes into its labels: Parquet stores it as plain
-    # strings, dictionary-encoded without hashing every value
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(codes, dtype=np.int32)), dictionary
-    )
-
-
-def _ts(values: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(values, dtype=np.int64), type=_TS)
-
-
-class _PartWriter:
-    """Write part files on a background thread while the next chunk is drawn.
-
-    At most two chunks are in flight: :meth:`next_chunk` waits for the
-    writes of the chunk before the previous one.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._previous: list[Future] = []
-        self._current: list[Future] = []
-
-    def write(self, table: str, part: int, columns: dict) -> int:
-        folder = self.root / table
-        folder.mkdir(exist_ok=True)
-        data = pa.table(columns)
-        path = folder / f"part-{part:05d}.parquet"
-        strings = [
-            name
-            for name, column in columns.items()
-            if pa.types.is_dictionary(column.type) or pa.types.is_string(column.type)
-        ]
-        self._current.append(
-            self._pool.submit(
-                pq.write_table,
-                data,
-                path,
-                compression="snappy",
-                use_dictionary=strings,
-                # readers see plain strings, not dictionaries
-                store_schema=False,
-            )
-        )
-        return data.num_rows
-
-    def next_chunk(self) -> None:
-        for future in self._previous:
-            future.result()
-        self._previous, self._current = self._current, []
-
-    def close_quietly(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def close(self) -> None:
-        try:
-            for future in self._previous + self._current:
-                future.result()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _write_account_tables(out: _PartWriter, acc: AccountFrame, timeline) -> dict:
+def _write_account_tables(out: PartWriter, acc: AccountFrame, timeline) -> dict:
     ids = pa.array(acc.ids, type=pa.string())
     rows = {}
     rows["accounts"] = out.write(
@@ -351,7 +285,7 @@ def _write_account_tables(out: _PartWriter, acc: AccountFrame, timeline) -> dict
             "industry": pa.array(acc.industry, type=pa.string()),
             "size_band": pa.array(size_band_names(acc.size), type=pa.string()),
             "app_type": pa.array(np.where(acc.web, "web", "mobile"), type=pa.string()),
-            "created_at": _ts(acc.created_us),
+            "created_at": timestamps(acc.created_us),
             "plan": pa.array(acc.plan, type=pa.string()),
             "arr": pa.array(acc.arr, type=pa.float64()),
         },
@@ -363,7 +297,7 @@ def _write_account_tables(out: _PartWriter, acc: AccountFrame, timeline) -> dict
         {
             "account_id": ids,
             "churned_at": pa.array(
-                np.where(churned, acc.churn_us, 0), type=_TS, mask=~churned
+                np.where(churned, acc.churn_us, 0), type=TIMESTAMP, mask=~churned
             ),
         },
     )
@@ -371,8 +305,8 @@ def _write_account_tables(out: _PartWriter, acc: AccountFrame, timeline) -> dict
     # latent signals per account and month (not a contract table)
     n, months = len(acc), timeline.months
     latent = {
-        "account_id": _labels(ids, np.repeat(np.arange(n), months)),
-        "month": _ts(np.tile(timeline.bounds[:-1], n)),
+        "account_id": labels(ids, np.repeat(np.arange(n), months)),
+        "month": timestamps(np.tile(timeline.bounds[:-1], n)),
     }
     for k, name in enumerate(SIGNALS):
         latent[name] = pa.array(acc.latent[:, :, k].ravel(), type=pa.float64())
@@ -392,9 +326,9 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "sessions",
         chunk,
         {
-            "account_id": _labels(ids, sessions["account"]),
-            "user_id": _labels(user_ids, sessions["user"]),
-            "started_at": _ts(sessions["started_us"]),
+            "account_id": labels(ids, sessions["account"]),
+            "user_id": labels(user_ids, sessions["user"]),
+            "started_at": timestamps(sessions["started_us"]),
             "duration_s": pa.array(sessions["duration_s"], type=pa.float64()),
         },
     )
@@ -404,9 +338,9 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "page_loads",
         chunk,
         {
-            "account_id": _labels(ids, loads["account"]),
-            "page": _labels(pa.array(params.pages), loads["page"]),
-            "loaded_at": _ts(loads["loaded_us"]),
+            "account_id": labels(ids, loads["account"]),
+            "page": labels(pa.array(params.pages), loads["page"]),
+            "loaded_at": timestamps(loads["loaded_us"]),
             "load_ms": pa.array(loads["load_ms"]),
             "items_requested": pa.array(loads["items_requested"]),
             "items_loaded": pa.array(loads["items_loaded"]),
@@ -419,8 +353,8 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "ratings",
         chunk,
         {
-            "account_id": _labels(ids, ratings["account"]),
-            "rated_at": _ts(ratings["rated_us"]),
+            "account_id": labels(ids, ratings["account"]),
+            "rated_at": timestamps(ratings["rated_us"]),
             "stars": pa.array(ratings["stars"], type=pa.float64()),
         },
     )
@@ -431,19 +365,19 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "nps_invitations",
         chunk,
         {
-            "account_id": _labels(ids, invitations["account"]),
-            "sent_at": _ts(invitations["sent_us"]),
+            "account_id": labels(ids, invitations["account"]),
+            "sent_at": timestamps(invitations["sent_us"]),
         },
     )
     rows["nps_responses"] = out.write(
         "nps_responses",
         chunk,
         {
-            "account_id": _labels(ids, responses["account"]),
-            "responded_at": _ts(responses["responded_us"]),
+            "account_id": labels(ids, responses["account"]),
+            "responded_at": timestamps(responses["responded_us"]),
             "score": pa.array(responses["score"], type=pa.float64()),
-            "user_id": _labels(user_ids, responses["user"]),
-            "persona": _labels(personas, responses["persona"]),
+            "user_id": labels(user_ids, responses["user"]),
+            "persona": labels(personas, responses["persona"]),
         },
     )
 
@@ -456,11 +390,11 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "touchpoints",
         chunk,
         {
-            "account_id": _labels(ids, touch["account"]),
-            "occurred_at": _ts(touch["occurred_us"]),
-            "kind": _labels(pa.array(params.touchpoint_kinds), touch["kind"]),
-            "status": _labels(_STATUS, touch["cancelled"]),
-            "csm": _labels(csm, csm_codes[touch["account"]]),
+            "account_id": labels(ids, touch["account"]),
+            "occurred_at": timestamps(touch["occurred_us"]),
+            "kind": labels(pa.array(params.touchpoint_kinds), touch["kind"]),
+            "status": labels(_STATUS, touch["cancelled"]),
+            "csm": labels(csm, csm_codes[touch["account"]]),
         },
     )
 
@@ -469,9 +403,9 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "rapport",
         chunk,
         {
-            "account_id": _labels(ids, rapport["account"]),
-            "rated_at": _ts(rapport["rated_us"]),
-            "persona": _labels(personas, rapport["persona"]),
+            "account_id": labels(ids, rapport["account"]),
+            "rated_at": timestamps(rapport["rated_us"]),
+            "persona": labels(personas, rapport["persona"]),
             "rating": pa.array(rapport["rating"], type=pa.float64()),
         },
     )
@@ -481,9 +415,9 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
         "custom_metrics",
         chunk,
         {
-            "account_id": _labels(ids, custom["account"]),
-            "metric": _labels(_METRICS, np.zeros(custom["account"].size, np.int8)),
-            "measured_at": _ts(custom["measured_us"]),
+            "account_id": labels(ids, custom["account"]),
+            "metric": labels(_METRICS, np.zeros(custom["account"].size, np.int8)),
+            "measured_at": timestamps(custom["measured_us"]),
             "value": pa.array(custom["value"], type=pa.float64()),
         },
     )
