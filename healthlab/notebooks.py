@@ -134,6 +134,11 @@ class NotebookRun:
     parameters: dict = field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def html(self) -> Path:
+        """Shorthand for :attr:`html_path`."""
+        return self.html_path
+
 
 def find_notebook(name_or_path: str | os.PathLike) -> Path:
     """Return the path of a notebook given by path or by name.
