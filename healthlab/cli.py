@@ -154,9 +154,7 @@ def _register_score(commands) -> None:
     p.add_argument("--definition", help="score definition YAML (default: packaged)")
     p.add_argument("--benchmark-version", help="pin a stored benchmark version")
     p.add_argument("--export", help="folder to export the histories to")
-    p.add_argument(
-        "--export-format", choices=("parquet", "csv"), default="parquet"
-    )
+    p.add_argument("--export-format", choices=("parquet", "csv"), default="parquet")
     p.set_defaults(handler=_cmd_score)
 
 
@@ -176,7 +174,56 @@ def _cmd_score(args) -> None:
     print(summary)
 
 
-_COMMANDS = [_register_simulate, _register_check, _register_score]
+def _register_run(commands) -> None:
+    p = commands.add_parser(
+        "run",
+        help="the main job: score, validate, calibrate and write the reports",
+        description="Simulate the default world when no source is given and "
+        "it is absent, then check the data, refresh benchmarks, score every "
+        "month end up to the as-of date, validate, calibrate and write the "
+        "HTML reports under REPORTS/<as-of>/ with an index page. Idempotent "
+        "per as-of date; prints the time of each step.",
+    )
+    p.add_argument(
+        "--source",
+        help="folder of tables, .duckdb file or ibis URL (default: simulate "
+        f"into {DEFAULT_WORLD} if absent)",
+    )
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    _add_store(p)
+    p.add_argument("--reports", default=str(DEFAULT_REPORTS), help="reports folder")
+    p.add_argument("--as-of", help="report date (default: the last month end)")
+    p.add_argument("--definition", help="score definition YAML (default: packaged)")
+    p.add_argument("--skip-validation", action="store_true")
+    p.add_argument("--skip-calibration", action="store_true")
+    p.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS")
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args) -> None:
+    from healthlab.runner import run_all
+
+    result = run_all(
+        args.source or DEFAULT_WORLD,
+        store_path=args.store,
+        reports_dir=args.reports,
+        as_of=args.as_of,
+        definition=args.definition,
+        engine=args.engine,
+        simulate_missing=args.source is None,
+        validate=not args.skip_validation,
+        calibrate=not args.skip_calibration,
+        lock_timeout=args.lock_timeout,
+    )
+    print(f"Reports for {result.as_of}:")
+    for path in result.reports:
+        print(f"  {path}")
+    print(f"  {Path(args.reports) / 'index.html'}")
+    print("Time per step:")
+    print(result.timings)
+
+
+_COMMANDS = [_register_simulate, _register_check, _register_score, _register_run]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 
 from healthlab.errors import LockTimeoutError
 
-__all__ = ["RunTimings", "store_lock"]
+__all__ = ["RunResult", "RunTimings", "run_all", "store_lock"]
 
 logger = logging.getLogger("healthlab")
 
@@ -69,3 +69,169 @@ def store_lock(store_path: str | Path, timeout: float = 600.0) -> Iterator[None]
         yield
     finally:
         lock.release()
+
+
+@dataclass
+class RunResult:
+    """What ``healthlab run`` produced."""
+
+    as_of: str
+    reports: list[Path]
+    timings: RunTimings
+    score_summary: object = None
+
+
+def run_all(
+    source: str | Path,
+    *,
+    store_path: str | Path = "healthlab.duckdb",
+    reports_dir: str | Path = "reports",
+    as_of=None,
+    definition=None,
+    engine: str = "duckdb",
+    simulate_missing: bool = False,
+    validate: bool = True,
+    calibrate: bool = True,
+    lock_timeout: float = 600.0,
+    n_boot: int = 200,
+) -> RunResult:
+    """Run the main job from a data source to the HTML reports.
+
+    Parameters
+    ----------
+    source : str or Path
+        Folder of tables, ``.duckdb`` file or ibis URL.
+    store_path : str or Path
+        The ``healthlab.duckdb`` store receiving benchmarks and histories.
+    reports_dir : str or Path
+        Reports go to ``<reports_dir>/<as-of>/`` and an index page.
+    as_of : date-like, optional
+        The report date. Scoring covers every month end of the data up to it
+        (and it, when it is not a month end). Default: the last month end.
+    definition : str or Path, optional
+        Score definition YAML (default: the packaged definition).
+    engine : {'duckdb', 'spark'}
+        Engine of event-level work.
+    simulate_missing : bool
+        Simulate the default world into `source` when it does not exist.
+    validate, calibrate : bool
+        Whether to run the validation and calibration notebooks.
+    lock_timeout : float
+        Seconds to wait for another run holding the store's lock.
+    n_boot : int
+        Bootstrap resamples of the weight calibration.
+
+    Returns
+    -------
+    RunResult
+
+    Notes
+    -----
+    Re-running for the same as-of date replaces that date's scores and
+    reports (idempotent); each report is written to a temporary folder and
+    moved into place only when complete.
+    """
+    import json
+
+    import pandas as pd
+
+    from healthlab.definition import load_definition
+    from healthlab.notebooks import execute_notebook
+    from healthlab.pipeline import score_source
+    from healthlab.reports import write_index, write_portfolio_report
+
+    timings = RunTimings()
+    source, store_path = Path(source), Path(store_path)
+    reports_dir = Path(reports_dir)
+    if simulate_missing and not (source / "truth.json").exists():
+        from healthlab.simulate import simulate_world
+
+        timings.run("simulate the default world", lambda: simulate_world(source))
+
+    spec = load_definition(definition)
+    with store_lock(store_path, timeout=lock_timeout):
+        dates = None
+        if as_of is not None:
+            dates = _month_ends_until(source, as_of, engine)
+        summary = timings.run(
+            "check, benchmark and score",
+            lambda: score_source(
+                source,
+                definition=spec,
+                as_of_dates=dates,
+                store_path=store_path,
+                engine=engine,
+            ),
+        )
+        logger.info("%s", summary)
+        label = pd.Timestamp(summary.as_of_dates[-1]).date().isoformat()
+        out_dir = reports_dir / label
+        common = {
+            "store_path": str(store_path.resolve()),
+            "source_path": str(source.resolve()),
+            "definition_version": spec.version,
+            "engine": engine,
+            "output_dir": ".",
+        }
+        reports = []
+        validation_summary = None
+        if validate:
+            run = timings.run(
+                "validate (notebook)",
+                lambda: execute_notebook(
+                    "validate",
+                    common,
+                    out_dir,
+                    output_name="validation",
+                    title=f"Score validation {label}",
+                ),
+            )
+            reports.append(run.html)
+            summary_file = out_dir / "validation_summary.json"
+            if summary_file.exists():
+                validation_summary = json.loads(summary_file.read_text())
+        if calibrate:
+            run = timings.run(
+                "calibrate (notebook)",
+                lambda: execute_notebook(
+                    "calibrate",
+                    {**common, "n_boot": n_boot},
+                    out_dir,
+                    output_name="calibration",
+                    title=f"Weight calibration {label}",
+                ),
+            )
+            reports.append(run.html)
+        run = timings.run(
+            "portfolio report (notebook)",
+            lambda: write_portfolio_report(
+                store_path,
+                source,
+                reports_dir,
+                as_of=label,
+                definition_version=spec.version,
+                validation_report="validation.html" if validate else None,
+                validation_summary=validation_summary,
+                dropped_rows=summary.dropped_rows,
+                engine=engine,
+            ),
+        )
+        reports.append(run.html)
+        write_index(reports_dir)
+    return RunResult(label, reports, timings, summary)
+
+
+def _month_ends_until(source, as_of, engine: str) -> list:
+    # every month end of the data up to the report date, and the date itself
+    import pandas as pd
+
+    from healthlab.asof import month_ends
+    from healthlab.engine import open_source
+    from healthlab.pipeline import data_period
+
+    label = pd.Timestamp(as_of)
+    first, _ = data_period(open_source(source, engine=engine))
+    dates = month_ends(first, label) if first <= label else []
+    if not dates or dates[-1] != label:
+        dates.append(label)
+    return dates
