@@ -121,12 +121,15 @@ def validate_source(
     -----
     Checks run table by table in contract order, accounts first, so rows
     dropped from ``accounts`` make the events of those accounts unknown.
-    Within a table a row is counted once, under the first rule it breaks,
-    in this order: nulls (and NaN in float columns), infinite values,
-    values outside ``[min, max]`` or the allowed categories,
-    ``items_loaded > items_requested``, then account ids absent from
-    ``accounts``. Columns of another type are never cast: only columns that
-    are entirely null pass the type check whatever their type.
+    Within a table a row is counted once, under the first rule it breaks:
+    columns in contract order and, per column, nulls (NaN counts as null in
+    float columns), infinite values, values outside ``[min, max]`` or the
+    allowed categories; then ``items_loaded > items_requested`` and account
+    ids absent from ``accounts``. Nothing is cast: a column of another type
+    passes only when it holds no value at all.
+
+    Each table costs one aggregate query (plus one for a unique key), and
+    one small query per violation found, for its examples.
     """
     if not isinstance(source, Source):
         raise ParameterError(
@@ -147,27 +150,37 @@ def validate_source(
     dropped: dict[str, int] = {}
     for name, spec in _present(source):
         table = source.tables[name]
-        _check_not_empty(name, spec, table)
+        checks = _row_checks(source, name, spec, table, typed[name])
+        if name != "accounts" and "account_id" in typed[name]:
+            checks.append(_known_account_check(table, checked["accounts"]))
+
+        # one pass over the table counts its rows and each rule's offenders
+        n_rows, counts = _count_rules(name, table, checks)
+        if spec.required and n_rows == 0:
+            raise EmptyTableError(
+                f"{name}: table has 0 rows; the contract requires at least one row."
+            )
         if spec.unique_key:
             _check_unique(name, spec, table)
-        checks = _row_checks(name, spec, table, typed[name])
-        table = _apply_row_checks(name, table, checks, name in drop_tables, dropped)
-        if name != "accounts":
-            table = _check_known_accounts(
-                name, table, checked["accounts"], name in drop_tables, dropped
-            )
-        if name in _dropped_tables(dropped) and spec.required:
-            _check_not_empty(name, spec, table, after_drop=True)
+
+        drop = name in drop_tables
+        for i, (check, n) in enumerate(zip(checks, counts, strict=True)):
+            if n:
+                earlier = [c.bad for c in checks[:i]]
+                _report(name, table, check, n, drop, dropped, earlier)
+        if drop and any(counts):
+            table = table.filter(~ibis.or_(*(c.bad for c in checks)))
+            if spec.required and n_rows == sum(counts):
+                raise EmptyTableError(
+                    f"{name}: 0 rows are left after dropping {sum(counts):,} "
+                    "invalid rows; fix the export, the contract requires at "
+                    "least one row."
+                )
         if instant is not None:
             _log_late_rows(name, table, instant)
         checked[name] = table
 
     return dataclasses.replace(source, tables=checked, dropped_rows=dropped)
-
-
-def _dropped_tables(dropped: dict[str, int]) -> set[str]:
-    # table names from the 'table.column' keys of the dropped-row counts
-    return {key.split(".", 1)[0] for key, count in dropped.items() if count}
 
 
 def _resolve_drop(drop_invalid) -> set[str]:
@@ -362,22 +375,6 @@ def _id_family(dtype) -> str | None:
     return None
 
 
-def _check_not_empty(name, spec, table, *, after_drop: bool = False) -> None:
-    if not spec.required:
-        return
-    n = _count(table, name)
-    if n > 0:
-        return
-    if after_drop:
-        raise EmptyTableError(
-            f"{name}: 0 rows are left after dropping invalid rows; fix the "
-            "export, the contract requires at least one row."
-        )
-    raise EmptyTableError(
-        f"{name}: table has 0 rows; the contract requires at least one row."
-    )
-
-
 def _check_unique(name: str, spec: TableSpec, table: ibis.Table) -> None:
     key = list(spec.unique_key)
     present = ibis.and_(*(table[k].notnull() for k in key))
@@ -400,7 +397,7 @@ def _check_unique(name: str, spec: TableSpec, table: ibis.Table) -> None:
 
 
 def _row_checks(
-    name: str, spec: TableSpec, table: ibis.Table, typed: set[str]
+    source: Source, name: str, spec: TableSpec, table: ibis.Table, typed: set[str]
 ) -> list[_RowCheck]:
     checks = []
     account = (table.account_id,) if "account_id" in table.columns else ()
@@ -409,18 +406,17 @@ def _row_checks(
             continue
         column = table[col.name]
         floating = col.name in typed and column.type().is_floating()
+        nan = _is_nan(source, column) if floating else None
 
         # nulls (and NaN, which no contract column means as a value)
         if not col.nullable:
-            bad = column.isnull()
-            if floating:
-                bad = bad | column.isnan()
+            bad = column.isnull() | nan if floating else column.isnull()
             what = "null or NaN values" if floating else "null values"
             shown = account if col.name != "account_id" else ()
             checks.append(_RowCheck(col.name, what, bad, shown, NullValueError))
         if col.name not in typed:
             continue
-        valid = column.notnull() & ~column.isnan() if floating else column.notnull()
+        valid = column.notnull() & ~nan if floating else column.notnull()
 
         # infinite values are never a measurement
         if floating:
@@ -454,6 +450,36 @@ def _row_checks(
     return [dataclasses.replace(c, bad=c.bad.fill_null(False)) for c in checks]
 
 
+@ibis.udf.scalar.builtin(name="isfinite")
+def _isfinite(value: float) -> bool:
+    """DuckDB's ``isfinite``."""
+
+
+def _is_nan(source: Source, column):
+    """NaN test that survives DuckDB's Parquet statistics.
+
+    DuckDB folds ``isnan(x)`` to false when a Parquet file's min/max
+    statistics (which skip NaN) exclude NaN, so NaN rows would slip
+    through. ``isfinite`` is evaluated row by row: NaN = not finite and not
+    infinite.
+    """
+    if source.engine == "duckdb":
+        return column.notnull() & ~_isfinite(column) & ~column.isinf()
+    return column.isnan()
+
+
+def _known_account_check(table: ibis.Table, accounts: ibis.Table) -> _RowCheck:
+    column = table.account_id
+    bad = column.notnull() & ~column.isin(accounts.account_id)
+    return _RowCheck(
+        "account_id",
+        "account_ids absent from accounts",
+        bad.fill_null(False),
+        (column,),
+        UnknownAccountError,
+    )
+
+
 def _bounds_check(col: ColumnSpec, column, valid) -> _RowCheck | None:
     if col.min is None and col.max is None:
         return None
@@ -469,37 +495,26 @@ def _bounds_check(col: ColumnSpec, column, valid) -> _RowCheck | None:
     return _RowCheck(col.name, what, valid & bad, (column,), OutOfRangeError)
 
 
-def _apply_row_checks(
-    name: str,
-    table: ibis.Table,
-    checks: list[_RowCheck],
-    drop: bool,
-    dropped: dict[str, int],
-) -> ibis.Table:
-    """Count each rule's rows in one pass; raise on the first or drop them."""
+def _count_rules(
+    name: str, table: ibis.Table, checks: list[_RowCheck]
+) -> tuple[int, list[int]]:
+    """Count the table's rows and, per rule, the rows it is first to catch."""
     if not checks:
-        return table
-
-    # index of the first rule a row breaks (-1: none), counted per rule
+        return _count(table, name), []
     first = ibis.cases(*((c.bad, i) for i, c in enumerate(checks)), else_=-1)
-    counts = table.select(_rule=first).group_by("_rule").aggregate(n=ibis._.count())
-    found = {r["_rule"]: int(r["n"]) for r in _fetch(counts, name)}
-
-    for i, check in enumerate(checks):
-        n = found.get(i, 0)
-        if n == 0:
-            continue
-        _report(name, table, check, n, drop, dropped)
-    if not drop or not any(found.get(i, 0) for i in range(len(checks))):
-        return table
-    return table.filter(~ibis.or_(*(c.bad for c in checks)))
+    query = table.select(_rule=first).group_by("_rule").aggregate(n=ibis._.count())
+    found = {r["_rule"]: int(r["n"]) for r in _fetch(query, name)}
+    return sum(found.values()), [found.get(i, 0) for i in range(len(checks))]
 
 
-def _report(name, table, check: _RowCheck, n: int, drop: bool, dropped) -> None:
+def _report(name, table, check, n, drop, dropped, earlier) -> None:
+    """Raise the violation, or record and warn about the rows to drop."""
     where = f"{name}.{check.column}"
     if check.examples:
+        # examples come from the rows this rule was the first to catch
+        first = check.bad & ~ibis.or_(*earlier) if earlier else check.bad
         label = "accounts" if check.error is NullValueError else "examples"
-        examples = _examples(table, check.bad, check.examples, name)
+        examples = _examples(table, first, check.examples, name)
         detail = f" ({label}: {examples})"
     else:
         detail = ""
@@ -510,28 +525,8 @@ def _report(name, table, check: _RowCheck, n: int, drop: bool, dropped) -> None:
         f"{where}: dropped {n:,} {'row' if n == 1 else 'rows'} with "
         f"{check.problem}{detail}, as the score definition allows.",
         DroppedRowsWarning,
-        stacklevel=4,
+        stacklevel=3,
     )
-
-
-def _check_known_accounts(
-    name: str, table: ibis.Table, accounts: ibis.Table, drop: bool, dropped
-) -> ibis.Table:
-    if "account_id" not in table.columns:
-        return table
-    known = table.account_id.isin(accounts.account_id)
-    check = _RowCheck(
-        "account_id",
-        "account_ids absent from accounts",
-        (table.account_id.notnull() & ~known).fill_null(False),
-        (table.account_id,),
-        UnknownAccountError,
-    )
-    n = _count(table.filter(check.bad), name)
-    if n == 0:
-        return table
-    _report(name, table, check, n, drop, dropped)
-    return table.filter(~check.bad)
 
 
 def _log_late_rows(name: str, table: ibis.Table, instant) -> None:

@@ -117,11 +117,19 @@ def _set_utc(con, threads: int | None) -> None:
 
 
 def _from_backend(con, location: str) -> Source:
-    names = set(con.list_tables())
+    names = _table_names(con)
     tables = {
         name: _normalise_types(con, con.table(name)) for name in TABLES if name in names
     }
     return Source(con, tables, location, con.name)
+
+
+def _table_names(con) -> set[str]:
+    if con.name != "duckdb":
+        return set(con.list_tables())
+    # ibis 12's DuckDB list_tables() calls a cursor method DuckDB 2 removed
+    rows = con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall()
+    return {row[0] for row in rows}
 
 
 def _normalise_types(con, table: ibis.Table) -> ibis.Table:
