@@ -29,6 +29,7 @@ __all__ = [
     "category_colors",
     "plot_category_donuts",
     "plot_csm_trend",
+    "plot_survival_by_category",
 ]
 
 #: Colour of each default category, best first.
@@ -248,6 +249,69 @@ def plot_csm_trend(
     )
     if title:
         fig.suptitle(_plain_text(title), fontsize=12)
+    return fig
+
+
+def plot_survival_by_category(
+    curves: pd.DataFrame,
+    categories: Sequence[str],
+    *,
+    counts: dict[str, int] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Kaplan-Meier curves of account retention, one per category.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``category``, ``days``, ``survival`` and optionally ``lower``,
+        ``upper`` (95% band), as in
+        :attr:`healthlab.validation.LandmarkKM.curves`.
+    categories : sequence of str
+        Category labels, best first (colours and legend order).
+    counts : dict, optional
+        Accounts per category, shown in the legend.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    Figure
+    """
+    colors = category_colors(list(categories))
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for label in categories:
+        curve = curves[curves["category"] == label].sort_values("days")
+        if curve.empty:
+            continue
+        n = f" ({counts[label]:,} accounts)" if counts and label in counts else ""
+        ax.step(
+            curve["days"],
+            curve["survival"],
+            where="post",
+            color=colors[label],
+            linewidth=2,
+            label=_plain_text(f"{label}{n}"),
+        )
+        if {"lower", "upper"} <= set(curve.columns):
+            ax.fill_between(
+                curve["days"],
+                curve["lower"],
+                curve["upper"],
+                step="post",
+                color=colors[label],
+                alpha=0.15,
+                linewidth=0,
+            )
+    ax.set_xlabel("Days after the snapshot")
+    ax.set_ylabel("Share of accounts retained")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.grid(axis="y", color="#e4e7eb", linewidth=0.8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="lower left", frameon=False)
+    if title:
+        ax.set_title(_plain_text(title), fontsize=11, loc="left")
     return fig
 
 

@@ -25,7 +25,7 @@ engine = "duckdb"
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
-from healthlab import figures, portfolio, reports
+from healthlab import figures, portfolio, report_html, reports
 
 data = reports.load_portfolio(
     store_path,
@@ -39,7 +39,7 @@ labels = [label for label, _, _ in data.categories]
 # %%
 display(
     HTML(
-        reports.render_header(
+        report_html.render_header(
             "Portfolio health",
             as_of=data.as_of,
             definition_version=data.definition_version,
@@ -50,7 +50,7 @@ display(
     )
 )
 headline = portfolio.portfolio_headline(data.scores, data.as_of)
-display(HTML(reports.render_headline(headline, data.categories)))
+display(HTML(report_html.render_headline(headline, data.categories)))
 
 # %% [markdown]
 # ## Accounts by category, per CSM
@@ -85,7 +85,7 @@ rank_formats = {"score": "{:.1f}", "mover_change": "{:+.1f}"}
 display(HTML("<h3>Highest scores</h3>"))
 display(
     HTML(
-        reports.render_table(
+        report_html.render_table(
             highest[list(rank_columns)],
             labels=rank_columns,
             formats=rank_formats,
@@ -96,7 +96,7 @@ display(
 display(HTML("<h3>Lowest scores</h3>"))
 display(
     HTML(
-        reports.render_table(
+        report_html.render_table(
             lowest[list(rank_columns)],
             labels=rank_columns,
             formats=rank_formats,
@@ -127,7 +127,7 @@ board = portfolio.csm_leaderboard(
 )
 display(
     HTML(
-        reports.render_table(
+        report_html.render_table(
             board,
             labels={
                 "csm": "CSM",
@@ -157,7 +157,7 @@ display(
 # than the definition's threshold since the previous as-of date.
 
 # %%
-display(HTML(reports.render_alerts(data.alerts, data.accounts, data.as_of, labels)))
+display(HTML(report_html.render_alerts(data.alerts, data.accounts, data.as_of, labels)))
 
 # %% [markdown]
 # ## At-risk accounts
@@ -173,7 +173,7 @@ at_risk = reports.at_risk_accounts(
 )
 display(
     HTML(
-        reports.render_drilldown(
+        report_html.render_drilldown(
             at_risk, data.indices, data.metrics, data.as_of, labels
         )
     )
@@ -181,6 +181,25 @@ display(
 
 # %% [markdown]
 # ## Does the score track churn?
+#
+# From the validation report of this run: how well the score ranks accounts
+# by churn risk, and how many accounts of each category were still customers
+# after a snapshot, month after month.
 
 # %%
-display(HTML(reports.render_validation(validation_report, validation_summary)))
+display(HTML(report_html.render_validation(validation_report, validation_summary)))
+if validation_summary:
+    km = reports.load_validation_km(
+        store_path,
+        source_path,
+        definition_version=data.definition_version,
+        landmark=validation_summary.get("landmark"),
+        engine=engine,
+    )
+    fig = figures.plot_survival_by_category(
+        km.curves,
+        labels,
+        counts=km.accounts["category"].value_counts().to_dict(),
+        title=f"Accounts retained after the {km.landmark.date()} snapshot",
+    )
+    display(reports.figure_image(fig))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from healthlab import figures, reports
+from healthlab import figures, report_html, reports
 
 HOSTILE = "<script>alert(1)</script>"
 CATS = [("Strong", 70.0, 100.0), ("Moderate", 40.0, 70.0), ("Weak", 0.0, 40.0)]
@@ -68,6 +68,7 @@ def indices() -> pd.DataFrame:
         ],
     )
     return frame.assign(
+        source_index=frame["index"],
         reason=np.where(frame["available"], None, "too_few_users"),
         peer_level="industry+app_type",
         peer_group=f"retail|{HOSTILE}",
@@ -96,7 +97,7 @@ def _no_hostile_markup(text: str) -> None:
 
 def test_render_table_escapes_names_and_draws_badges(scores, accounts):
     frame = scores[scores["as_of"] == OCT].merge(accounts, on="account_id")
-    out = reports.render_table(frame[["name", "csm", "score", "category"]])
+    out = report_html.render_table(frame[["name", "csm", "score", "category"]])
     _no_hostile_markup(out)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     assert "Beta &amp; Sons" in out
@@ -108,7 +109,7 @@ def test_render_table_escapes_names_and_draws_badges(scores, accounts):
 
 
 def test_render_table_empty_says_so():
-    out = reports.render_table(pd.DataFrame({"a": []}), empty="Nothing <here>.")
+    out = report_html.render_table(pd.DataFrame({"a": []}), empty="Nothing <here>.")
     assert "Nothing &lt;here&gt;." in out and "<table" not in out
 
 
@@ -124,7 +125,7 @@ def test_drilldown_shows_contributions_percentiles_and_peer_group(
     scores, accounts, indices, metrics
 ):
     at_risk = reports.at_risk_accounts(scores, accounts, OCT, CATS, n=2)
-    out = reports.render_drilldown(at_risk, indices, metrics, OCT, LABELS)
+    out = report_html.render_drilldown(at_risk, indices, metrics, OCT, LABELS)
     _no_hostile_markup(out)
     # a2: duration 20 x 25 / 35 = 14.29 points, nps 50 x 10 / 35 = 14.29
     assert out.count(">14.3</td>") == 2
@@ -154,14 +155,14 @@ def test_render_alerts_one_row_per_account_of_the_as_of_date(accounts):
             "message": ["m1", "m2", "m3", "m4"],
         }
     )
-    out = reports.render_alerts(alerts, accounts, OCT, LABELS)
+    out = report_html.render_alerts(alerts, accounts, OCT, LABELS)
     _no_hostile_markup(out)
     assert out.count("<tr>") == 3  # header + one row for a2 and one for a4
     assert "category change + score drop" in out and ">-15.0</td>" in out
     assert "duration (-9.2)" in out or "duration (-9.3)" in out
     assert "nps (-4.0)" in out
     assert out.index("&lt;script&gt;") < out.index("Gamma")  # -15 before -12
-    assert "No alert fired" in reports.render_alerts(alerts, accounts, "2026-08-31")
+    assert "No alert fired" in report_html.render_alerts(alerts, accounts, "2026-08-31")
 
 
 def test_headline_cards():
@@ -172,19 +173,19 @@ def test_headline_cards():
         "change": -2.5,
         "category_shares": {"Strong": 0.25, "Moderate": 0.5, "Weak": 0.25},
     }
-    out = reports.render_headline(headline, CATS)
+    out = report_html.render_headline(headline, CATS)
     assert "<strong>1,234</strong>" in out and "<strong>55.5</strong>" in out
     assert "-2.5 vs last month" in out
     assert out.count("25%") == 2 and "50%" in out
     assert "1,200 with a score" in out
-    first = reports.render_headline({**headline, "change": float("nan")}, CATS)
+    first = report_html.render_headline({**headline, "change": float("nan")}, CATS)
     assert "first snapshot" in first
 
 
 def test_header_lists_run_facts():
     import datetime as dt
 
-    out = reports.render_header(
+    out = report_html.render_header(
         f"Portfolio {HOSTILE}",
         as_of=OCT,
         definition_version="default-1",
@@ -204,19 +205,45 @@ def test_header_lists_run_facts():
     ]:
         assert text in out
     assert "ratings" not in out
-    none = reports.render_header(
+    none = report_html.render_header(
         "x", as_of=OCT, definition_version="v", data_period=None, dropped_rows=None
     )
     assert "Dropped input rows</span><strong>none" in none
 
 
-def test_validation_block_links_and_escapes():
-    out = reports.render_validation(
-        "validation.html", {"Concordance": 0.71234, "Note": "<i>ok</i>"}
+def test_validation_block_shows_known_figures_and_links():
+    out = report_html.render_validation(
+        "validation.html",
+        {
+            "concordance": 0.71234,
+            "hazard_ratio_per_10": 0.655,
+            "km_ordered": True,
+            "lift_top_decile": 2.25,
+            "definition_version": "<i>v</i>",
+        },
     )
-    assert "href='validation.html'" in out and "0.712" in out
-    assert "&lt;i&gt;ok&lt;/i&gt;" in out
-    assert "No validation report" in reports.render_validation(None, None)
+    assert "href='validation.html'" in out
+    assert "<strong>0.71</strong>" in out and "<strong>0.66</strong>" in out
+    assert "<strong>yes</strong>" in out and "<strong>2.2x</strong>" in out
+    assert "&lt;i&gt;" not in out and "<i>" not in out  # unknown keys skipped
+    assert "No validation report" in report_html.render_validation(None, None)
+
+
+def test_survival_figure_uses_category_colours():
+    curves = pd.DataFrame(
+        {
+            "category": ["Weak", "Weak", "Strong", "Strong"],
+            "days": [0, 30, 0, 30],
+            "survival": [1.0, 0.8, 1.0, 0.95],
+        }
+    )
+    fig = figures.plot_survival_by_category(curves, LABELS, counts={"Weak": 12})
+    lines = fig.axes[0].get_lines()
+    assert [to_hex(line.get_color()).upper() for line in lines] == [
+        "#004488",
+        "#BB5566",
+    ]
+    assert lines[1].get_label() == "Weak (12 accounts)"
 
 
 def test_write_index_links_reports_newest_first(tmp_path):
