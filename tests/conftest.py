@@ -66,16 +66,31 @@ def spark_session():
 
 @pytest.fixture(scope="session")
 def small_reports(small_world, tmp_path_factory) -> Path:
-    """The small world scored and its portfolio report written, once.
+    """The small world scored, validated and reported, once.
 
-    Returns the reports folder (``<as-of>/portfolio.html`` and
-    ``index.html``); the store is ``healthlab.duckdb`` beside it.
+    Returns the reports folder (``<as-of>/validation.html``,
+    ``<as-of>/portfolio.html`` and ``index.html``); the store is
+    ``healthlab.duckdb`` beside it.
     """
+    import json
+
+    from healthlab.notebooks import execute_notebook
     from healthlab.pipeline import score_source
     from healthlab.reports import write_portfolio_report
 
     root = tmp_path_factory.mktemp("small_reports")
     store = root / "healthlab.duckdb"
-    score_source(small_world, store_path=store)
-    write_portfolio_report(store, small_world, root / "reports")
+    summary = score_source(small_world, store_path=store)
+    out_dir = root / "reports" / summary.as_of_dates[-1].date().isoformat()
+    params = {"store_path": str(store), "source_path": str(small_world)}
+    execute_notebook("validate", params, out_dir, output_name="validation")
+    write_portfolio_report(
+        store,
+        small_world,
+        root / "reports",
+        validation_report="validation.html",
+        validation_summary=json.loads(
+            (out_dir / "validation_summary.json").read_text()
+        ),
+    )
     return root / "reports"

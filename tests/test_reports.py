@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from html.parser import HTMLParser
 
@@ -542,5 +543,9 @@ def test_portfolio_report_of_a_small_world_matches_the_store(
         str(as_of.date()),
     ]:
         assert text in html, text
-    assert len(re.findall(r"<img[^>]*src=\"data:image/png;base64,", html)) == 2
+    # donuts, trends and the survival curves of the validation's landmark
+    assert len(re.findall(r"<img[^>]*src=\"data:image/png;base64,", html)) == 3
+    validation = json.loads((page.parent / "validation_summary.json").read_text())
+    assert f"<strong>{validation['concordance']:.2f}</strong>" in html
+    assert 'href="validation.html"' in html
     assert "load_portfolio" not in html and "<script" not in html
