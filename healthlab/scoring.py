@@ -8,6 +8,7 @@ as-of date with its coverage, category and per-index contributions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,7 +207,10 @@ def compute_scores(
         score = sum_i contribution_i
         coverage = sum_{available} w_i / sum_i w_i
 
-    The score is unavailable (NaN, reason given) when coverage is below
+    The score is ``math.fsum`` of the contributions (correctly rounded), so
+    it equals their exact sum rounded once; other summation orders agree to
+    within rounding. The score is unavailable (NaN, reason given) when
+    coverage is below
     ``definition.min_coverage``. The ``performance`` slot is served by the
     ``rating`` index for mobile accounts.
     """
@@ -224,8 +228,8 @@ def compute_scores(
     ]
     values = index_values.rename(columns={"index": "source_index"})
     ind = grid.merge(values, on=["account_id", "as_of", "source_index"], how="left")
-    ind["available"] = ind["available"].fillna(False).astype(bool)
-    ind["partial"] = ind["partial"].fillna(False).astype(bool)
+    ind["available"] = ind["available"].eq(True)
+    ind["partial"] = ind["partial"].eq(True)
     ind["reason"] = ind["reason"].where(ind["available"] | ind["reason"].notna(), "no_data")
     ind["weight"] = ind["index"].map(weights).astype(float)
 
@@ -237,10 +241,8 @@ def compute_scores(
         ind["available"], ind["weight"] * ind["value"] / total.where(total > 0), np.nan
     )
     ind = ind.sort_values([*key, "index"], kind="mergesort").reset_index(drop=True)
-    sums = ind.groupby(key, sort=True).agg(
-        score=("contribution", "sum"), w_avail=("w_avail", "sum")
-    )
-    scores = sums.reset_index()
+    scores = ind.groupby(key, sort=True)["w_avail"].sum().reset_index()
+    scores["score"] = _exact_sums(ind, key)
     scores["coverage"] = scores["w_avail"] / sum(weights.values())
 
     # below the minimum coverage the score is unavailable, with the reason
@@ -273,6 +275,16 @@ def compute_scores(
     scores["benchmark_version"] = benchmark_version
     ind["definition_version"] = definition.version
     return _tidy_scores(scores), _tidy_indices(ind)
+
+
+def _exact_sums(ind: pd.DataFrame, key: list[str]) -> np.ndarray:
+    # correctly rounded sum of each account's contributions (rows sorted by key)
+    codes = ind.groupby(key, sort=True).ngroup().to_numpy()
+    values = ind["contribution"].to_numpy(dtype=float)
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    return np.array(
+        [math.fsum(part[~np.isnan(part)]) for part in np.split(values, bounds)]
+    )
 
 
 def _tidy_scores(scores):
