@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -32,6 +33,7 @@ from healthlab.report_html import BLOCK_CSS, escape
 
 __all__ = [
     "CATEGORY_COLORS",
+    "HEADLINE_FILE",
     "PortfolioData",
     "at_risk_accounts",
     "figure_image",
@@ -40,6 +42,9 @@ __all__ = [
     "write_index",
     "write_portfolio_report",
 ]
+
+#: Headline figures written beside each portfolio report for the index page.
+HEADLINE_FILE = "portfolio_headline.json"
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -107,35 +112,12 @@ def load_portfolio(
     """
     from healthlab.definition import parse_definition
     from healthlab.engine import open_source
-    from healthlab.errors import StoreError
     from healthlab.store import Store
 
     store = Store(store_path)
-    scores = store.read_scores(definition_version)
-    if scores.empty:
-        raise StoreError(
-            f"Store {str(store.path)!r} holds no scores"
-            + (f" of definition {definition_version!r}" if definition_version else "")
-            + "; run `healthlab score` first."
-        )
-    definitions = store.read_table("definitions")
-    definitions = definitions[definitions["version"].isin(scores["definition_version"])]
-    if definition_version is None:
-        latest = definitions.sort_values("stored_at")["version"]
-        definition_version = (
-            str(latest.iloc[-1])
-            if len(latest)
-            else str(scores["definition_version"].max())
-        )
-    scores = scores[scores["definition_version"] == definition_version]
-
-    as_of = pd.Timestamp(as_of) if as_of is not None else scores["as_of"].max()
-    if not (scores["as_of"] == as_of).any():
-        raise StoreError(
-            f"Store {str(store.path)!r} has no scores of definition "
-            f"{definition_version!r} at as-of date {as_of.date()}; scored dates: "
-            f"{sorted(d.date().isoformat() for d in scores['as_of'].unique())[-5:]}."
-        )
+    scores, definitions, definition_version, as_of = _scores_of(
+        store, definition_version, as_of
+    )
 
     # categories of the definition, best first
     body = definitions.loc[definitions["version"] == definition_version, "body"]
@@ -167,6 +149,40 @@ def load_portfolio(
         data_period=data_period,
         dropped_rows=_dropped_rows(store, definition_version, as_of),
     )
+
+
+def _scores_of(store, definition_version, as_of):
+    # scores of one definition (default: the latest stored that has scores)
+    # and the as-of date reported (default: the latest scored)
+    from healthlab.errors import StoreError
+
+    scores = store.read_scores(definition_version)
+    if scores.empty:
+        raise StoreError(
+            f"Store {str(store.path)!r} holds no scores"
+            + (f" of definition {definition_version!r}" if definition_version else "")
+            + "; run `healthlab score` first."
+        )
+    definitions = store.read_table("definitions")
+    definitions = definitions[definitions["version"].isin(scores["definition_version"])]
+    if definition_version is None:
+        latest = definitions.sort_values("stored_at")["version"]
+        definition_version = (
+            str(latest.iloc[-1])
+            if len(latest)
+            else str(scores["definition_version"].max())
+        )
+    scores = scores[scores["definition_version"] == definition_version]
+
+    as_of = pd.Timestamp(as_of) if as_of is not None else scores["as_of"].max()
+    if not (scores["as_of"] == as_of).any():
+        dates = sorted(d.date().isoformat() for d in scores["as_of"].unique())
+        raise StoreError(
+            f"Store {str(store.path)!r} has no scores of definition "
+            f"{definition_version!r} at as-of date {as_of.date()}; latest scored "
+            f"dates: {dates[-5:]}."
+        )
+    return scores.reset_index(drop=True), definitions, definition_version, as_of
 
 
 def _dropped_rows(store, definition_version: str, as_of) -> dict[str, int]:
@@ -280,9 +296,16 @@ def write_index(
             f"{escape(_title(p.stem))}</a>"
             for p in pages
         )
-        rows.append(f"<tr><td>{escape(folder.name)}</td><td>{links}</td></tr>")
+        cells = "".join(
+            f"<td{cls}>{text}</td>" for cls, text in _headline_cells(folder)
+        )
+        rows.append(f"<tr><td>{escape(folder.name)}</td>{cells}<td>{links}</td></tr>")
+    header = "".join(
+        f"<th>{name}</th>"
+        for name in ("As-of date", "Accounts", "Mean score", "Change", "Categories")
+    )
     body = (
-        "<table class='hl-table'><thead><tr><th>As-of date</th><th>Reports</th>"
+        f"<table class='hl-table'><thead><tr>{header}<th>Reports</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows
         else "<p class='hl-empty'>No report yet: run <code>healthlab run</code>.</p>"
@@ -316,24 +339,31 @@ def write_portfolio_report(
 ) -> NotebookRun:
     """Execute the portfolio notebook into ``reports/<as-of>/portfolio.html``.
 
-    Then refresh ``reports/index.html``. `validation_report` is a link
-    relative to the report's folder (e.g. ``"validation.html"``).
-    `dropped_rows` defaults to what the store recorded for the scoring run
-    of that as-of date. Raises
-    :class:`~healthlab.errors.NotebookExecutionError` if a cell fails; the
-    previous report of that date is then left as it was.
-    """
-    if as_of is None:
-        from healthlab.store import Store
+    Then write the headline figures beside it (:data:`HEADLINE_FILE`) and
+    refresh ``reports/index.html``. `validation_report` is a link relative
+    to the report's folder (e.g. ``"validation.html"``). `dropped_rows`
+    defaults to what the store recorded for the scoring run of that as-of
+    date.
 
-        scores = Store(store_path).read_scores(definition_version)
-        as_of = scores["as_of"].max() if len(scores) else None
-    label = str(pd.Timestamp(as_of).date()) if as_of is not None else "latest"
+    Raises
+    ------
+    StoreError
+        If the store holds no score of the definition at `as_of` (checked
+        before any kernel starts).
+    NotebookExecutionError
+        If a cell fails; the previous report of that date is left as it was.
+    """
+    from healthlab.portfolio import portfolio_headline
+    from healthlab.store import Store
+
+    # fail before starting a kernel when there is nothing to report
+    scores, _, version, as_of = _scores_of(Store(store_path), definition_version, as_of)
+    label = as_of.date().isoformat()
     parameters = {
         "store_path": str(Path(store_path).resolve()),
         "source_path": str(Path(source_path).resolve()),
-        "as_of": None if as_of is None else label,
-        "definition_version": definition_version,
+        "as_of": label,
+        "definition_version": version,
         "source_description": source_description or str(source_path),
         "validation_report": validation_report,
         "validation_summary": dict(validation_summary or {}),
@@ -348,6 +378,17 @@ def write_portfolio_report(
     run = execute_notebook(
         "portfolio", parameters, out_dir, title=f"Portfolio health {label}"
     )
+
+    # the headline beside the report, for the index page
+    headline = portfolio_headline(scores, as_of)
+    sidecar = {
+        "definition_version": version,
+        "accounts": headline["accounts"],
+        "mean_score": _finite(headline["mean_score"]),
+        "change": _finite(headline["change"]),
+        "category_shares": headline["category_shares"],
+    }
+    _write_atomic(out_dir / HEADLINE_FILE, json.dumps(sidecar, indent=2))
     write_index(reports_dir)
     return run
 
@@ -355,11 +396,33 @@ def write_portfolio_report(
 # ------------------------------------------------------------------- helpers
 
 
-# ------------------------------------------------------------------- helpers
+def _finite(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else round(value, 2)
 
 
 def _title(name: str) -> str:
     return str(name).replace("_", " ").strip().capitalize()
+
+
+def _headline_cells(folder: Path) -> list[tuple[str, str]]:
+    # accounts, mean score, change and category shares of a dated folder
+    path = folder / HEADLINE_FILE
+    if not path.is_file():
+        return [("", "")] * 4
+    head = json.loads(path.read_text(encoding="utf-8"))
+    mean, change = head.get("mean_score"), head.get("change")
+    shares = " · ".join(
+        f"{escape(label)} {share:.0%}"
+        for label, share in (head.get("category_shares") or {}).items()
+    )
+    num = " class='num'"
+    return [
+        (num, f"{int(head.get('accounts', 0)):,}"),
+        (num, "–" if mean is None else f"{mean:.1f}"),
+        (num, "–" if change is None else f"{change:+.1f}"),
+        ("", shares),
+    ]
 
 
 def _page_rank(stem: str) -> int:

@@ -255,6 +255,16 @@ def test_write_index_links_reports_newest_first(tmp_path):
         (tmp_path / day).mkdir()
         for page in pages:
             (tmp_path / day / f"{page}.html").write_text("<html></html>")
+    (tmp_path / "2026-10-31" / reports.HEADLINE_FILE).write_text(
+        json.dumps(
+            {
+                "accounts": 1234,
+                "mean_score": 51.25,
+                "change": -1.5,
+                "category_shares": {"Strong": 0.2, HOSTILE: 0.8},
+            }
+        )
+    )
     (tmp_path / "2026-10-31" / "failed").mkdir()
     (tmp_path / "2026-10-31" / "failed" / "portfolio.html").write_text("x")
     (tmp_path / "notes").mkdir()
@@ -269,6 +279,15 @@ def test_write_index_links_reports_newest_first(tmp_path):
         "2026-09-30/portfolio.html",
     ]
     assert "X&lt;y&gt;" in page and "<y>" not in page
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert cells[:5] == [
+        "2026-10-31",
+        "1,234",
+        "51.2",
+        "-1.5",
+        "Strong 20% · &lt;script&gt;alert(1)&lt;/script&gt; 80%",
+    ]
+    assert cells[5:10] == ["2026-09-30", "", "", "", ""]
     assert "<script" not in page
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["index.html"]
 
@@ -438,6 +457,8 @@ def test_portfolio_notebook_escapes_hostile_names(
     assert "-3.8 vs last month" in html or "-3.7 vs last month" in html
     index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     assert "href='2026-10-31/portfolio.html'" in index
+    # the index shows the headline: 4 scored of 5 accounts, mean 43.25
+    assert ">5</td>" in index and (">43.2</td>" in index or ">43.3</td>" in index)
 
 
 class _Tables(HTMLParser):
