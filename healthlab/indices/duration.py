@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 
 from healthlab.indices.params import DurationParams
@@ -52,8 +53,9 @@ def compute_duration(ctx: IndexContext, params: DurationParams):
     earlier = days.day < days.as_of_day - w + h
     expr = days.group_by("as_of_day", "account_id").aggregate(
         level=hours.median(),
-        recent=hours.median(where=recent),
-        earlier=hours.median(where=earlier),
+        # nulls outside the half; median(where=...) mis-compiles on Spark
+        recent=ibis.ifelse(recent, hours, ibis.null("float64")).median(),
+        earlier=ibis.ifelse(earlier, hours, ibis.null("float64")).median(),
         active_user_days=days.count(),
     )
     frame = ctx.execute(expr)
