@@ -22,6 +22,7 @@ import pandas as pd
 import statsmodels.api as sm
 import yaml
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from healthlab.errors import ParameterError, SmallSampleWarning
 from healthlab.validation.frames import build_horizon_frame, build_intervals
@@ -75,7 +76,7 @@ def _objective(params, x, avail, y, freq, w0, penalty):
     total = np.maximum(avail @ w, 1e-9)
     s = (x @ w) / total
     eta = a + b * s
-    p = 1.0 / (1.0 + np.exp(-eta))
+    p = expit(eta)
     nll = np.sum(freq * (np.logaddexp(0.0, eta) - y * eta))
     resid = freq * (p - y)
     # d s / d w_i = a_i (x_i - s) / sum(w a)
@@ -497,6 +498,16 @@ def _replace_block(lines, key, render):
     return lines[: start + 1] + render(lines[start + 1 : end]) + lines[end:]
 
 
+def _round_preserving_sum(values) -> list[int]:
+    # largest-remainder rounding: whole numbers with the rounded total
+    values = np.asarray(values, dtype=float)
+    floors = np.floor(values)
+    short = int(round(values.sum() - floors.sum()))
+    order = np.argsort(-(values - floors), kind="stable")
+    floors[order[:short]] += 1
+    return [int(v) for v in floors]
+
+
 def propose_definition(
     text: str,
     weights: dict | None = None,
@@ -535,10 +546,14 @@ def propose_definition(
         f'version: "{version}"' if ln.startswith("version:") else ln for ln in lines
     ]
     if weights is not None:
+        # keep the file's order of indices and whole points summing as before
+        order = [k for k in current.get("weights", {}) if k in weights]
+        order += [k for k in weights if k not in order]
+        points = _round_preserving_sum([float(weights[k]) for k in order])
 
         def render_weights(block):
             out = [ln for ln in block if ln.strip().startswith("#")]
-            return out + [f"  {k}: {round(float(v))}" for k, v in weights.items()]
+            return out + [f"  {k}: {p}" for k, p in zip(order, points, strict=True)]
 
         lines = _replace_block(lines, "weights", render_weights)
     if thresholds is not None:

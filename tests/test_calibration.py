@@ -222,6 +222,26 @@ def test_proposed_definition_keeps_comments_and_validates():
     assert "+  duration: 30" in proposed.diff
     assert "-  duration: 25" in proposed.diff
     assert "+  retention: 20" not in proposed.diff
+    # fitted weights keep the file's order and round to whole points summing 100
+    fitted = {
+        "nps": 9.4,
+        "retention": 13.6,
+        "duration": 38.6,
+        "loyalty": 18.8,
+        "integrations": 6.3,
+        "performance": 13.3,
+    }
+    again = yaml.safe_load(propose_definition(text, fitted).text)["weights"]
+    assert list(again) == list(yaml.safe_load(text)["weights"])
+    assert sum(again.values()) == 100
+    assert again == {
+        "duration": 39,
+        "retention": 14,
+        "performance": 13,
+        "loyalty": 19,
+        "nps": 9,
+        "integrations": 6,
+    }
     # comments of the file survive
     assert sum(ln.startswith("#") for ln in proposed.text.splitlines()) == sum(
         ln.startswith("#") for ln in text.splitlines()

@@ -385,3 +385,17 @@ def test_plots_return_figures(world):
         plot_lift(logit.lift_table),
     ]
     assert all(len(fig.axes) == 1 for fig in figures)
+
+
+def test_score_cox_adjusts_for_account_age(world):
+    wide, _, churn, end, _ = world
+    aged = wide.assign(
+        account_age_days=(wide["as_of"] - pd.Timestamp("2024-06-30")).dt.days
+        + 40 * (wide["account_id"].str[1:].astype(int) % 7)
+    )
+    result = fit_score_cox(aged, churn, end, adjust_for_age=True)
+    table = result.hazard_ratios.set_index("covariate")
+    assert list(table.index) == ["score", "account_age_years"]
+    # age is unrelated to churn here, so the score's effect barely moves
+    alone = fit_score_cox(wide, churn, end).hazard_ratios["coef"].iloc[0]
+    assert table.loc["score", "coef"] == pytest.approx(alone, abs=0.02)

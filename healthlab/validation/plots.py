@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 __all__ = [
     "plot_calibration",
@@ -77,6 +78,8 @@ def plot_hazard_ratios(
     ax.axvline(1.0, color="grey", linestyle="--")
     ax.set_yticks(y, rows["covariate"])
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%.2f"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%.2f"))
     ax.set(xlabel=ratio.replace("_", " ") + " (log scale)", title=title)
     return fig
 
