@@ -168,7 +168,9 @@ def plot_csm_trend(
     """Month-on-month mean score of each CSM's book, one small panel per CSM.
 
     Each panel draws the CSM's line over the portfolio's mean (grey,
-    dashed), so a book that drifts away from the rest stands out.
+    dashed), so a book that drifts away from the rest stands out. The score
+    axis spans the scores drawn, rounded out to 10 points with 10 points of
+    margin, so month-on-month moves are visible.
 
     Parameters
     ----------
@@ -203,6 +205,12 @@ def plot_csm_trend(
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     colors = category_colors([c[0] for c in categories]) if categories else {}
     locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+
+    # zoom on the scores drawn (to the nearest 10 points, 10 points of margin)
+    # so month-on-month moves show; the category bands keep the scale honest
+    values = pd.concat([frame["mean_score"], overall]).dropna()
+    low = max(0.0, 10 * math.floor((values.min() - 10) / 10)) if len(values) else 0
+    high = min(100.0, 10 * math.ceil((values.max() + 10) / 10)) if len(values) else 100
     for i, (ax, csm) in enumerate(zip(axes.ravel(), csms, strict=False)):
         # category bands, the portfolio for reference, then this book
         for label, lower, upper in categories or ():
@@ -226,8 +234,7 @@ def plot_csm_trend(
             label=_plain_text(csm),
         )
         ax.set_title(_plain_text(csm), fontsize=10, loc="left")
-        ax.set_ylim(0, 100)
-        ax.set_yticks([0, 40, 70, 100] if categories else [0, 50, 100])
+        ax.set_ylim(low, high)
         ax.tick_params(labelsize=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

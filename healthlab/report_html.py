@@ -186,13 +186,17 @@ def render_alerts(
     accounts: pd.DataFrame,
     as_of,
     categories: Sequence[str] | None = None,
+    *,
+    limit: int = 25,
 ) -> str:
     """The alerts fired at `as_of`, one row per account, largest falls first.
 
     An account with both a category change and a score drop gets one row
     naming both. The reason is in the columns: category before and after,
     score before and after, and the index whose weighted contribution
-    moved most (with its change in points).
+    moved most (with its change in points). At most `limit` rows are shown,
+    under a line counting the alerted accounts, how many fell and how many
+    improved.
     """
     now = alerts[alerts["as_of"] == pd.Timestamp(as_of)]
     if now.empty:
@@ -225,8 +229,15 @@ def render_alerts(
         "change": "Change",
         "mover": "Index that moved most (points)",
     }
-    return render_table(
-        rows[list(columns)],
+    # count before cutting: how many fell, how many improved
+    fell, rose = int((rows["change"] < 0).sum()), int((rows["change"] > 0).sum())
+    shown = f"the {limit} largest falls" if len(rows) > limit else "all of them"
+    note = (
+        f"<p class='hl-sub'>{len(rows):,} accounts alerted: {fell:,} fell, "
+        f"{rose:,} improved. Showing {shown}.</p>"
+    )
+    return note + render_table(
+        rows[list(columns)].head(limit),
         formats={"previous_score": "{:.1f}", "score": "{:.1f}", "change": "{:+.1f}"},
         labels=columns,
         categories=categories,

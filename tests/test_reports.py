@@ -163,7 +163,11 @@ def test_render_alerts_one_row_per_account_of_the_as_of_date(accounts):
     assert "duration (-9.2)" in out or "duration (-9.3)" in out
     assert "nps (-4.0)" in out
     assert out.index("&lt;script&gt;") < out.index("Gamma")  # -15 before -12
+    assert "2 accounts alerted: 2 fell, 0 improved. Showing all of them." in out
     assert "No alert fired" in report_html.render_alerts(alerts, accounts, "2026-08-31")
+    top = report_html.render_alerts(alerts, accounts, OCT, LABELS, limit=1)
+    assert top.count("<tr>") == 2 and "Gamma" not in top
+    assert "Showing the 1 largest falls." in top
 
 
 def test_headline_cards():
@@ -552,7 +556,8 @@ def test_portfolio_report_of_a_small_world_matches_the_store(
     alerts = store.read_alerts()
     n_alerted = alerts.loc[alerts["as_of"] == as_of, "account_id"].nunique()
     alert_table = [t for t in parser.tables if t and "Alert" in t[0]]
-    assert len(alert_table[0]) - 1 == n_alerted
+    assert len(alert_table[0]) - 1 == min(n_alerted, 25)
+    assert f"{n_alerted:,} accounts alerted" in html
 
     # sections, run facts, embedded figures and no code
     for text in [
