@@ -134,3 +134,23 @@ def test_unsupported_parameter_type_is_refused(fixture_nb, tmp_path):
         "dict, path or date; got set {1, 2}."
     )
     assert list(tmp_path.iterdir()) == []
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_are_clean_and_paired(path):
+    import jupytext
+
+    nb = nbformat.read(path, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+
+    # the jupytext percent script holds the same cells
+    pair = jupytext.read(path.with_suffix(".py"))
+    assert [(c.cell_type, c.source) for c in pair.cells] == [
+        (c.cell_type, c.source) for c in nb.cells
+    ]
