@@ -32,6 +32,7 @@ from healthlab.validation import (
     plot_hazard_ratios,
     plot_km,
     plot_lift,
+    summarise_landmarks,
     tabulate_reliability,
 )
 
@@ -399,3 +400,31 @@ def test_score_cox_adjusts_for_account_age(world):
     # age is unrelated to churn here, so the score's effect barely moves
     alone = fit_score_cox(wide, churn, end).hazard_ratios["coef"].iloc[0]
     assert table.loc["score", "coef"] == pytest.approx(alone, abs=0.02)
+
+
+def test_landmark_summary_repeats_km_with_a_common_horizon(world):
+    wide, _, churn, end, _ = world
+    table = summarise_landmarks(
+        wide,
+        churn,
+        end,
+        ["2025-01-31", "2025-06-30", "2026-01-31"],
+        horizon_days=180,
+    )
+    # the last landmark lacks 180 days of follow-up before the data end
+    assert sorted(table["landmark"].dt.strftime("%Y-%m").unique()) == [
+        "2025-01",
+        "2025-06",
+    ]
+    row = table.loc[
+        (table["landmark"] == "2025-06-30") & (table["category"] == "Weak")
+    ].iloc[0]
+    cohort = wide.loc[(wide["as_of"] == "2025-06-30") & (wide["category"] == "Weak")]
+    c = churn.set_index("account_id")["churned_at"].dt.tz_localize(None)
+    t0 = pd.Timestamp("2025-07-01")
+    churned = cohort["account_id"].map(c)
+    alive = churned.isna() | (churned > t0)
+    lost = alive & churned.notna() & (churned <= t0 + 180 * DAY)
+    # no censoring before the horizon here, so KM survival is the plain share
+    assert row["accounts"] == alive.sum()
+    assert row["survival"] == pytest.approx(1 - lost.sum() / alive.sum())

@@ -15,6 +15,12 @@ from healthlab.validation.frames import (
     snapshot_instants,
 )
 from healthlab.validation.inputs import ValidationInputs, load_validation_inputs
+from healthlab.validation.landmark import (
+    LandmarkKM,
+    fit_landmark_km,
+    order_categories,
+    summarise_landmarks,
+)
 from healthlab.validation.plots import (
     plot_calibration,
     plot_hazard_ratios,
@@ -34,13 +40,10 @@ from healthlab.validation.regression import (
 )
 from healthlab.validation.survival import (
     CoxResult,
-    LandmarkKM,
     check_proportional_hazards,
     compute_concordance,
     fit_index_cox,
-    fit_landmark_km,
     fit_score_cox,
-    order_categories,
 )
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "plot_weights",
     "prepare_churn",
     "snapshot_instants",
+    "summarise_landmarks",
     "tabulate_lift",
     "tabulate_reliability",
 ]
