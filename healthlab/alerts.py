@@ -124,8 +124,9 @@ def detect_alerts(
         held=np.concatenate(
             [
                 np.array(
-                    held_categories(g["score"], definition.categories,
-                                    rules.hysteresis_margin),
+                    held_categories(
+                        g["score"], definition.categories, rules.hysteresis_margin
+                    ),
                     dtype=object,
                 )
                 for _, g in s.groupby("account_id", sort=True)

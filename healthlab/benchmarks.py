@@ -458,10 +458,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise MissingColumnError(
-            f"Benchmark input lacks column(s) {missing}; "
-            f"has {list(frame.columns)}."
+            f"Benchmark input lacks column(s) {missing}; has {list(frame.columns)}."
         )
-
 
 
 def benchmark_plan(index_params=None):

@@ -178,9 +178,7 @@ def _weight_problems(d: ScoreDefinition) -> list[str]:
     problems = []
     for name, weight in d.weights.items():
         if name not in known:
-            hint = (
-                " (rating shares the performance weight)" if name == "rating" else ""
-            )
+            hint = " (rating shares the performance weight)" if name == "rating" else ""
             problems.append(
                 f"weights.{name}: unknown index {name!r}{hint}; "
                 f"known: {', '.join(known)}"
@@ -262,7 +260,9 @@ def parse_definition(data, *, source: str = "<mapping>") -> ScoreDefinition:
         return ScoreDefinition.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(_describe(err) for err in exc.errors())
-        raise DefinitionError(f"Invalid score definition {source}: {problems}") from None
+        raise DefinitionError(
+            f"Invalid score definition {source}: {problems}"
+        ) from None
 
 
 def _describe(err) -> str:
@@ -332,6 +332,8 @@ def assign_categories(scores, categories) -> pd.Series:
     out = pd.Series([None] * len(s), index=s.index, dtype=object)
     top = max(c.upper for c in categories)
     for cat in categories:
-        inside = (s >= cat.lower) & ((s < cat.upper) | ((s == top) & (cat.upper == top)))
+        inside = (s >= cat.lower) & (
+            (s < cat.upper) | ((s == top) & (cat.upper == top))
+        )
         out[inside] = cat.label
     return out

@@ -114,7 +114,12 @@ def stack_rank(
         .merge(movers, on="account_id", how="left")
     )
     cols = [
-        "account_id", "name", "csm", "score", "category", "largest_mover",
+        "account_id",
+        "name",
+        "csm",
+        "score",
+        "category",
+        "largest_mover",
         "mover_change",
     ]
     table = table[cols]
@@ -198,7 +203,12 @@ def csm_leaderboard(
         ["mean_score", "csm"], ascending=[False, True], kind="mergesort"
     )
     cols = [
-        "csm", "accounts", "mean_score", "change", "share_strong", "share_weak",
+        "csm",
+        "accounts",
+        "mean_score",
+        "change",
+        "share_strong",
+        "share_weak",
         "alerts",
     ]
     return out[cols].reset_index(drop=True)

@@ -118,7 +118,10 @@ def compute_metric_percentiles(
         wide.to_numpy()[qrow.to_numpy(dtype=np.int64)], have["value"].to_numpy()
     )
     lower = np.array(
-        [directions[(i, m)] == "lower" for i, m in zip(have["index"], have["metric"])],
+        [
+            directions[(i, m)] == "lower"
+            for i, m in zip(have["index"], have["metric"], strict=True)
+        ],
         dtype=bool,
     )
     rows.loc[have.index, "percentile"] = np.where(lower, 100.0 - pct, pct)
@@ -137,13 +140,17 @@ def compute_index_values(metrics: pd.DataFrame, definition) -> pd.DataFrame:
     ``100 * (value - worst) / (best - worst)`` clipped to [0, 100].
     """
     _, mix = benchmark_plan(definition.index_params)
-    linear = {c.name: c for c in definition.index_params.custom if c.scoring == "linear"}
+    linear = {
+        c.name: c for c in definition.index_params.custom if c.scoring == "linear"
+    }
     m = metrics.copy()
     for name, custom in linear.items():
         sel = (m["index"] == name) & (m["metric"] == "value")
         scaled = (m.loc[sel, "value"] - custom.worst) / (custom.best - custom.worst)
         m.loc[sel, "percentile"] = (100.0 * scaled).clip(0.0, 100.0)
-    m["mix"] = [mix.get(i, {}).get(k, 0.0) for i, k in zip(m["index"], m["metric"])]
+    m["mix"] = [
+        mix.get(i, {}).get(k, 0.0) for i, k in zip(m["index"], m["metric"], strict=True)
+    ]
     m = m.sort_values(
         ["account_id", "as_of", "index", "mix", "metric"],
         ascending=[True, True, True, False, True],
@@ -168,7 +175,9 @@ def compute_index_values(metrics: pd.DataFrame, definition) -> pd.DataFrame:
         any_reason=("reason", "first"),
     ).reset_index()
     out["available"] = out["wm"] > 0
-    out["value"] = np.where(out["available"], out["wp"] / out["wm"].where(out["wm"] > 0), np.nan)
+    out["value"] = np.where(
+        out["available"], out["wp"] / out["wm"].where(out["wm"] > 0), np.nan
+    )
     out["reason"] = out["reason"].fillna(out["any_reason"])
     out.loc[out["available"], "reason"] = None
     out.loc[~out["available"], "reason"] = out.loc[~out["available"], "reason"].fillna(
@@ -224,13 +233,16 @@ def compute_scores(
     grid = grid.loc[grid.index.repeat(len(slots))].reset_index(drop=True)
     grid["index"] = np.tile(slots, len(pairs))
     grid["source_index"] = [
-        SLOT_SOURCES.get(s, {}).get(t, s) for s, t in zip(grid["index"], grid["app_type"])
+        SLOT_SOURCES.get(s, {}).get(t, s)
+        for s, t in zip(grid["index"], grid["app_type"], strict=True)
     ]
     values = index_values.rename(columns={"index": "source_index"})
     ind = grid.merge(values, on=["account_id", "as_of", "source_index"], how="left")
     ind["available"] = ind["available"].eq(True)
     ind["partial"] = ind["partial"].eq(True)
-    ind["reason"] = ind["reason"].where(ind["available"] | ind["reason"].notna(), "no_data")
+    ind["reason"] = ind["reason"].where(
+        ind["available"] | ind["reason"].notna(), "no_data"
+    )
     ind["weight"] = ind["index"].map(weights).astype(float)
 
     # renormalise the weights over the indices available for the account
@@ -269,7 +281,9 @@ def compute_scores(
     # account age at the snapshot instant
     created = scores.merge(acc, on="account_id", how="left")["created_at"]
     created = pd.to_datetime(created, utc=True)
-    instants = pd.to_datetime(scores["as_of"]).dt.tz_localize("UTC") + pd.Timedelta(days=1)
+    instants = pd.to_datetime(scores["as_of"]).dt.tz_localize("UTC") + pd.Timedelta(
+        days=1
+    )
     scores["account_age_days"] = (instants - created).dt.days.astype("Int64")
     scores["definition_version"] = definition.version
     scores["benchmark_version"] = benchmark_version
@@ -289,8 +303,15 @@ def _exact_sums(ind: pd.DataFrame, key: list[str]) -> np.ndarray:
 
 def _tidy_scores(scores):
     cols = [
-        "account_id", "as_of", "definition_version", "score", "coverage",
-        "category", "reason", "account_age_days", "benchmark_version",
+        "account_id",
+        "as_of",
+        "definition_version",
+        "score",
+        "coverage",
+        "category",
+        "reason",
+        "account_age_days",
+        "benchmark_version",
     ]
     out = scores[cols].copy()
     out["account_id"] = out["account_id"].astype(str).astype(object)
@@ -299,14 +320,26 @@ def _tidy_scores(scores):
         out[col] = out[col].astype(np.float64)
     for col in ("definition_version", "category", "reason", "benchmark_version"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
-    return out.sort_values(["as_of", "account_id"], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["as_of", "account_id"], kind="mergesort").reset_index(
+        drop=True
+    )
 
 
 def _tidy_indices(ind):
     cols = [
-        "account_id", "as_of", "definition_version", "index", "source_index",
-        "value", "weight", "contribution", "available", "reason", "peer_level",
-        "peer_group", "partial",
+        "account_id",
+        "as_of",
+        "definition_version",
+        "index",
+        "source_index",
+        "value",
+        "weight",
+        "contribution",
+        "available",
+        "reason",
+        "peer_level",
+        "peer_group",
+        "partial",
     ]
     out = ind[cols].copy()
     out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
@@ -321,8 +354,15 @@ def _tidy_indices(ind):
 def _tidy_metrics(metrics, version):
     out = metrics.assign(definition_version=version)[
         [
-            "account_id", "as_of", "definition_version", "index", "metric",
-            "value", "percentile", "peer_level", "peer_group",
+            "account_id",
+            "as_of",
+            "definition_version",
+            "index",
+            "metric",
+            "value",
+            "percentile",
+            "peer_level",
+            "peer_group",
         ]
     ].copy()
     out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")

@@ -119,7 +119,13 @@ _ORDER = {
     "index_history": ["definition_version", "as_of", "account_id", "index"],
     "metric_history": ["definition_version", "as_of", "account_id", "index", "metric"],
     "benchmarks": [
-        "version", "as_of", "index", "metric", "peer_level", "peer_group", "quantile"
+        "version",
+        "as_of",
+        "index",
+        "metric",
+        "peer_level",
+        "peer_group",
+        "quantile",
     ],
     "benchmark_versions": ["version"],
     "alerts": ["definition_version", "as_of", "account_id", "kind"],
@@ -289,7 +295,9 @@ class Store:
         with self._write() as con:
             existing = {
                 row[0]
-                for row in con.execute("SELECT version FROM benchmark_versions").fetchall()
+                for row in con.execute(
+                    "SELECT version FROM benchmark_versions"
+                ).fetchall()
             }
             if version is None:
                 number = len(existing) + 1

@@ -62,14 +62,14 @@ def test_hysteresis_holds_the_category_on_a_flapping_series():
     # crossing 70 needs >= 73 upward and < 67 downward
     assert alerts["kind"].tolist() == ["category_change"] * 3
     assert alerts["score"].tolist() == [74.0, 66.0, 75.0]
-    assert list(zip(alerts["previous_category"], alerts["category"])) == [
+    assert list(zip(alerts["previous_category"], alerts["category"], strict=True)) == [
         ("Moderate", "Strong"),
         ("Strong", "Moderate"),
         ("Moderate", "Strong"),
     ]
-    no_margin = detect_alerts(scores, _indices(scores, {}), _definition(
-        hysteresis_margin=0, drop_points=None
-    ))
+    no_margin = detect_alerts(
+        scores, _indices(scores, {}), _definition(hysteresis_margin=0, drop_points=None)
+    )
     # without the margin every crossing of 70 fires
     crossings = np.sum(np.diff(np.array(flapping) >= 70) != 0)
     assert len(no_margin) == crossings == 7

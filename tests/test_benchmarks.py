@@ -121,7 +121,9 @@ def _raw(accounts, index="duration", metric="level", seed=0) -> pd.DataFrame:
 
 
 def test_quantile_rows_match_numpy_per_group():
-    acc = _accounts({("a", "s", "web"): 40, ("a", "m", "web"): 33, ("b", "s", "web"): 5})
+    acc = _accounts(
+        {("a", "s", "web"): 40, ("a", "m", "web"): 33, ("b", "s", "web"): 5}
+    )
     raw = _raw(acc)
     bench = build_benchmarks(raw, acc)
     data = raw.merge(acc, on="account_id")
@@ -137,15 +139,23 @@ def test_quantile_rows_match_numpy_per_group():
     # the small group is not stored at the first level
     assert not (bench["peer_group"] == "b|s|web").any()
     everyone = bench[bench["peer_level"] == "everyone"]
-    np.testing.assert_allclose(everyone["value"], np.percentile(raw["value"], range(101)))
+    np.testing.assert_allclose(
+        everyone["value"], np.percentile(raw["value"], range(101))
+    )
 
 
 @pytest.mark.parametrize(
     ("size", "level"),
-    [(29, "industry+app_type"), (30, "industry+size_band+app_type"), (31, "industry+size_band+app_type")],
+    [
+        (29, "industry+app_type"),
+        (30, "industry+size_band+app_type"),
+        (31, "industry+size_band+app_type"),
+    ],
 )
 def test_fallback_on_group_size(size, level):
-    acc = _accounts({("a", "s", "web"): size, ("a", "m", "web"): 10, ("b", "s", "web"): 25})
+    acc = _accounts(
+        {("a", "s", "web"): size, ("a", "m", "web"): 10, ("b", "s", "web"): 25}
+    )
     raw = _raw(acc)
     bench = build_benchmarks(raw, acc)
     served = assign_peer_groups(raw.merge(acc, on="account_id"), bench)

@@ -112,9 +112,7 @@ def test_definition_is_frozen_and_serialises_stably():
             "categories[1]: upper 30 is not above lower 40",
         ),
         (
-            lambda d: d["indices"]["retention"].update(
-                intervals=[3, 14, 28, 56, 84]
-            ),
+            lambda d: d["indices"]["retention"].update(intervals=[3, 14, 28, 56, 84]),
             "indices.retention: retention intervals must be at least 7 days "
             "(data younger than a week skews the shares), got [3]",
         ),
@@ -206,7 +204,9 @@ def test_custom_weight_can_take_the_whole_score(base):
 
 def test_assign_categories_bounds():
     d = load_definition()
-    got = assign_categories([100, 70, 69.999, 40, 39.999, 0, float("nan")], d.categories)
+    got = assign_categories(
+        [100, 70, 69.999, 40, 39.999, 0, float("nan")], d.categories
+    )
     assert got.tolist() == [
         "Strong",
         "Strong",

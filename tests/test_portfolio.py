@@ -50,7 +50,9 @@ def book():
         # duration carries 40% of the score and nps 60%
         rows.append((r.account_id, r.as_of, "duration", 0.4 * r.score))
         rows.append((r.account_id, r.as_of, "nps", 0.6 * r.score))
-    indices = pd.DataFrame(rows, columns=["account_id", "as_of", "index", "contribution"])
+    indices = pd.DataFrame(
+        rows, columns=["account_id", "as_of", "index", "contribution"]
+    )
     alerts = pd.DataFrame(
         {"account_id": ["c", "c", "f", "a"], "as_of": [FEB, FEB, FEB, JAN]}
     )
@@ -80,11 +82,20 @@ def test_stack_rank(book):
     assert lowest["account_id"].tolist() == ["c", "f"]
     # nps holds 60% of each change: a rose 5, so nps moved +3
     first = highest.iloc[0]
-    assert (first["name"], first["csm"], first["largest_mover"]) == ("Alpha", "ann", "nps")
+    assert (first["name"], first["csm"], first["largest_mover"]) == (
+        "Alpha",
+        "ann",
+        "nps",
+    )
     assert first["mover_change"] == pytest.approx(3.0)
     assert lowest.iloc[0]["mover_change"] == pytest.approx(-6.0)
     assert list(highest.columns) == [
-        "account_id", "name", "csm", "score", "category", "largest_mover",
+        "account_id",
+        "name",
+        "csm",
+        "score",
+        "category",
+        "largest_mover",
         "mover_change",
     ]
     # the first snapshot has no previous one: no mover
@@ -98,8 +109,12 @@ def test_csm_score_trend(book):
     assert got["csm"].tolist() == ["ann", "ann", "bob", "bob"]
     np.testing.assert_allclose(
         got["mean_score"],
-        [np.mean([80, 60, 30]), np.mean([85, 55, 20]), np.mean([75, 50, 45]),
-         np.mean([72, 35])],
+        [
+            np.mean([80, 60, 30]),
+            np.mean([85, 55, 20]),
+            np.mean([75, 50, 45]),
+            np.mean([72, 35]),
+        ],
     )
 
 

@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthlab.benchmarks import build_definition_benchmarks
-from healthlab.definition import DEFAULT_DEFINITION_PATH, load_definition, parse_definition
+from healthlab.definition import (
+    DEFAULT_DEFINITION_PATH,
+    load_definition,
+    parse_definition,
+)
 from healthlab.errors import StoreError
 from healthlab.scoring import compute_scores, score_raw_metrics
 
@@ -127,7 +131,9 @@ def test_index_values_mix_the_percentiles(world):
     # the performance slot: page loads for web, shrunk stars for mobile
     perf = ind.xs("performance", level="index")
     web = acc.set_index("account_id")["app_type"].eq("web")
-    mix = 0.5 * p[("performance", "load_ms")] + 0.5 * p[("performance", "success_share")]
+    mix = (
+        0.5 * p[("performance", "load_ms")] + 0.5 * p[("performance", "success_share")]
+    )
     np.testing.assert_allclose(perf[web], mix[web])
     np.testing.assert_allclose(perf[~web], p[("rating", "shrunk_stars")][~web])
     sources = result.indices[result.indices["index"] == "performance"]
@@ -155,8 +161,14 @@ def _index_values(rows):
 def test_scores_renormalise_over_available_indices():
     acc = _accounts(2, 1)
     d = load_definition()
-    full = {"duration": 80, "retention": 60, "performance": 40, "loyalty": 20,
-            "nps": 90, "integrations": 10}
+    full = {
+        "duration": 80,
+        "retention": 60,
+        "performance": 40,
+        "loyalty": 20,
+        "nps": 90,
+        "integrations": 10,
+    }
     rows = []
     for account in acc["account_id"]:
         for index, value in full.items():
@@ -170,8 +182,14 @@ def test_scores_renormalise_over_available_indices():
     scores, indices = compute_scores(_index_values(rows), acc, d)
     scores = scores.set_index("account_id")
 
-    w = {"duration": 25, "retention": 20, "performance": 20, "loyalty": 15,
-         "nps": 10, "integrations": 10}
+    w = {
+        "duration": 25,
+        "retention": 20,
+        "performance": 20,
+        "loyalty": 15,
+        "nps": 10,
+        "integrations": 10,
+    }
     expected_a000 = sum(w[i] * full[i] for i in w) / 100
     expected_a001 = sum(w[i] * full[i] for i in w if i != "nps") / 90
     mobile = dict(full, performance=30)
@@ -235,13 +253,22 @@ def test_scores_are_deterministic_and_order_invariant(world):
     acc, raw, d, bench = world
     first = score_raw_metrics(raw, acc, d, bench, benchmark_version="b1")
     shuffled = raw.sample(frac=1.0, random_state=3)
-    second = score_raw_metrics(shuffled, acc.iloc[::-1], d, bench, benchmark_version="b1")
+    second = score_raw_metrics(
+        shuffled, acc.iloc[::-1], d, bench, benchmark_version="b1"
+    )
     for name in ("scores", "indices", "metrics"):
         a, b = getattr(first, name), getattr(second, name)
         assert a.to_parquet(index=False) == b.to_parquet(index=False)
     assert list(first.scores.dtypes.astype(str)) == [
-        "object", "datetime64[ns]", "object", "float64", "float64", "object",
-        "object", "Int64", "object",
+        "object",
+        "datetime64[ns]",
+        "object",
+        "float64",
+        "float64",
+        "object",
+        "object",
+        "Int64",
+        "object",
     ]
 
 
@@ -259,9 +286,7 @@ def test_missing_benchmark_date_is_an_error(world):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    values=st.lists(
-        st.one_of(st.none(), st.floats(0, 100)), min_size=6, max_size=6
-    ),
+    values=st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=6, max_size=6),
     seed=st.integers(0, 10),
 )
 def test_score_bounds_and_row_order(values, seed):
