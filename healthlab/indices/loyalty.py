@@ -5,14 +5,7 @@ from __future__ import annotations
 import ibis
 
 from healthlab.indices.params import LoyaltyParams
-from healthlab.indices.rollup import (
-    IndexContext,
-    column,
-    reasons,
-    to_long,
-    user_days,
-    window_join,
-)
+from healthlab.indices.rollup import IndexContext, column, reasons, to_long, user_days
 
 __all__ = ["compute_loyalty"]
 
@@ -35,15 +28,22 @@ def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
     Loyalty is benchmarked within the app type (in scoring).
     """
     lookback, dropout = params.lookback_days, params.dropout_days
-    days = window_join(user_days(ctx), ctx.as_of, lookback)
-    recent = days.day >= days.as_of_day - dropout
-    per_user = days.group_by("as_of_day", "account_id", "user_id").aggregate(
-        base=ibis.ifelse(recent, 0, 1).max(),
-        recent=ibis.ifelse(recent, 1, 0).max(),
+    days = user_days(ctx)
+    t = ctx.as_of.as_of_day
+    # each base user's last active day before T - D; its next active day
+    # (the first one on or after T - D) says whether the user came back
+    last = days.join(
+        ctx.as_of,
+        [
+            days.day >= t - lookback,
+            days.day < t - dropout,
+            days.next_day.isnull() | (days.next_day >= t - dropout),
+        ],
     )
-    expr = per_user.group_by("as_of_day", "account_id").aggregate(
-        base_users=per_user.base.sum(),
-        retained=(per_user.base * per_user.recent).sum(),
+    came_back = last.next_day.notnull() & (last.next_day < last.as_of_day)
+    expr = last.group_by("as_of_day", "account_id").aggregate(
+        base_users=last.count(),
+        retained=ibis.ifelse(came_back, 1, 0).sum(),
     )
     frame = ctx.execute(expr)
 

@@ -16,18 +16,14 @@ def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
     # user was active on any day of [cohort + k, cohort + k + activity_days)
     def build():
         days = user_days(ctx)
-        cohorts = days.group_by("account_id", "user_id").aggregate(
-            cohort=days.day.min()
-        )
-        joined = days.join(cohorts, ["account_id", "user_id"])
-        offset = joined.day - joined.cohort
+        offset = days.day - days.cohort
         returns = {
             f"r{k}": ibis.ifelse(
                 (offset >= k) & (offset < k + params.activity_days), 1, 0
             ).max()
             for k in params.intervals
         }
-        return joined.group_by("account_id", "user_id", "cohort").aggregate(**returns)
+        return days.group_by("account_id", "user_id", "cohort").aggregate(**returns)
 
     key = f"user_returns_{params.intervals}_{params.activity_days}"
     return ctx.cached(key, build)

@@ -148,14 +148,28 @@ def _utc(values: pd.Series) -> pd.Series:
 
 
 def user_days(ctx: IndexContext) -> ibis.Table:
-    """Sessions rolled up per (account, user, day): usage and session count."""
+    """Sessions rolled up per (account, user, day), with each user's timeline.
+
+    Columns: ``usage_s`` (summed duration), ``n_sessions``, ``cohort`` (the
+    user's first active day) and ``next_day`` (the user's next active day,
+    null on the last one). The two window columns let retention and
+    loyalty avoid re-joining the rollup to itself.
+    """
 
     def build():
         sessions = ctx.table("sessions")
-        return (
+        daily = (
             sessions.mutate(day=day_number(sessions.started_at))
             .group_by("account_id", "user_id", "day")
             .aggregate(usage_s=sessions.duration_s.sum(), n_sessions=ibis._.count())
+        )
+        user = ibis.window(group_by=[daily.account_id, daily.user_id])
+        timeline = ibis.window(
+            group_by=[daily.account_id, daily.user_id], order_by=daily.day
+        )
+        return daily.mutate(
+            cohort=daily.day.min().over(user),
+            next_day=daily.day.lead().over(timeline),
         )
 
     return ctx.cached("user_days", build)
@@ -197,27 +211,29 @@ def to_long(frame: pd.DataFrame, index: str, metrics: dict, window_days: float):
         The index's look-back; a younger account is flagged ``partial``.
     """
     partial = frame["age_days"].to_numpy() < window_days
-    parts = []
-    for metric, (values, why) in metrics.items():
-        values = np.asarray(values, dtype=float)
-        why = np.asarray(why, dtype=object)
-        # a value is either there or unavailable with a reason, never both
-        missing = np.array([w is None for w in why], dtype=bool)
-        why = np.where(np.isnan(values), np.where(missing, "unavailable", why), None)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "account_id": frame["account_id"].to_numpy(),
-                    "as_of": frame["as_of"].to_numpy(),
-                    "index": index,
-                    "metric": metric,
-                    "value": values,
-                    "reason": why,
-                    "partial": partial,
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    n, k = len(frame), len(metrics)
+    values = np.empty(n * k, dtype=float)
+    why = np.empty(n * k, dtype=object)
+    for i, (metric_values, metric_why) in enumerate(metrics.values()):
+        block = slice(i * n, (i + 1) * n)
+        values[block] = np.asarray(metric_values, dtype=float)
+        why[block] = np.asarray(metric_why, dtype=object)
+    # a value is either there or unavailable with a reason, never both
+    nan = np.isnan(values)
+    why[~nan] = None
+    why[nan & pd.isna(why)] = "unavailable"
+    # built from whole arrays: concatenating object columns is slow in pandas
+    return pd.DataFrame(
+        {
+            "account_id": np.tile(frame["account_id"].to_numpy(dtype=object), k),
+            "as_of": np.tile(frame["as_of"].to_numpy(), k),
+            "index": np.full(n * k, index, dtype=object),
+            "metric": np.repeat(np.array(list(metrics), dtype=object), n),
+            "value": values,
+            "reason": why,
+            "partial": np.tile(partial, k),
+        }
+    )
 
 
 def column(frame: pd.DataFrame, name: str, fill: float = np.nan) -> np.ndarray:
