@@ -174,6 +174,111 @@ def _cmd_score(args) -> None:
     print(summary)
 
 
+def _register_notebooks(commands) -> None:
+    for name, output, blurb in (
+        ("validate", "validation", "survival and regression checks of the score"),
+        ("calibrate", "calibration", "fit weights and propose a definition"),
+    ):
+        p = commands.add_parser(
+            name,
+            help=f"execute the {name} notebook: {blurb}",
+            description=f"Execute notebooks/{name}.ipynb with papermill on a "
+            f"scored store and write REPORTS/<as-of>/{output}.html (no code "
+            "cells). A failing cell exits non-zero naming the cell; the "
+            "partial notebook is kept under REPORTS/<as-of>/failed/.",
+        )
+        _add_source(p)
+        _add_store(p)
+        p.add_argument("--reports", default=str(DEFAULT_REPORTS))
+        p.add_argument("--definition-version", help="default: the latest scored")
+        p.add_argument("--as-of-start", help="first snapshot used")
+        p.add_argument("--as-of-end", help="last snapshot used (names the folder)")
+        p.add_argument("--horizon-days", type=int, default=90)
+        if name == "calibrate":
+            p.add_argument("--shrinkage", type=float, default=0.1)
+            p.add_argument("--n-boot", type=int, default=200)
+            p.add_argument("--definition", help="definition YAML to start from")
+        p.set_defaults(handler=_cmd_notebook, notebook=name, output=output)
+
+
+def _cmd_notebook(args) -> None:
+    from healthlab.notebooks import execute_notebook
+
+    parameters = {
+        "store_path": str(Path(args.store).resolve()),
+        "source_path": str(Path(args.source).resolve()),
+        "definition_version": args.definition_version,
+        "as_of_start": args.as_of_start,
+        "as_of_end": args.as_of_end,
+        "horizon_days": args.horizon_days,
+        "engine": args.engine,
+        "output_dir": ".",
+    }
+    if args.notebook == "calibrate":
+        parameters["shrinkage"] = args.shrinkage
+        parameters["n_boot"] = args.n_boot
+        parameters["definition_path"] = args.definition
+    label = args.as_of_end or _latest_as_of(args.store, args.definition_version)
+    run = execute_notebook(
+        args.notebook,
+        parameters,
+        Path(args.reports) / str(label),
+        output_name=args.output,
+        title=f"{args.output.title()} {label}",
+    )
+    print(run.html)
+
+
+def _latest_as_of(store_path, definition_version) -> str:
+    from healthlab.errors import StoreError
+    from healthlab.store import Store
+
+    scores = Store(store_path).read_scores(definition_version)
+    if scores.empty:
+        raise StoreError(
+            f"Store {str(store_path)!r} holds no scores; run `healthlab score` first."
+        )
+    return scores["as_of"].max().date().isoformat()
+
+
+def _register_report(commands) -> None:
+    p = commands.add_parser(
+        "report",
+        help="write the portfolio report and the reports index",
+        description="Execute the portfolio notebook for an as-of date into "
+        "REPORTS/<as-of>/portfolio.html and refresh REPORTS/index.html.",
+    )
+    _add_source(p)
+    _add_store(p)
+    p.add_argument("--reports", default=str(DEFAULT_REPORTS))
+    p.add_argument("--as-of", help="default: the latest scored as-of date")
+    p.add_argument("--definition-version", help="default: the latest scored")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args) -> None:
+    import json
+
+    from healthlab.reports import write_portfolio_report
+
+    label = args.as_of
+    summary = None
+    if label is not None:
+        found = Path(args.reports) / label / "validation_summary.json"
+        summary = json.loads(found.read_text()) if found.exists() else None
+    run = write_portfolio_report(
+        args.store,
+        args.source,
+        args.reports,
+        as_of=label,
+        definition_version=args.definition_version,
+        validation_report="validation.html" if summary else None,
+        validation_summary=summary,
+        engine=args.engine,
+    )
+    print(run.html)
+
+
 def _register_run(commands) -> None:
     p = commands.add_parser(
         "run",
@@ -223,7 +328,14 @@ def _cmd_run(args) -> None:
     print(result.timings)
 
 
-_COMMANDS = [_register_simulate, _register_check, _register_score, _register_run]
+_COMMANDS = [
+    _register_simulate,
+    _register_check,
+    _register_score,
+    _register_notebooks,
+    _register_report,
+    _register_run,
+]
 
 
 def main(argv: list[str] | None = None) -> int:
