@@ -3,16 +3,20 @@
 Cost model
 ----------
 Event tables are scanned once. Each becomes a compact daily rollup, e.g.
-sessions become one row per (account, user, UTC day) with summed duration
-and session count; page loads one row per (account, page, day). The rollup
-is materialised (a temporary table on DuckDB, a cached DataFrame on Spark)
-and every snapshot and window is derived from it by joining a tiny as-of
-table on half-open day ranges. The cost is therefore one pass over the
-events, O(E), plus O(R x w / s) for a rollup of R rows, windows of w days
-and snapshots s days apart (for monthly snapshots and the 120-day loyalty
-window, each rollup row is read about four times). It grows linearly with
-events and with the number of snapshots, and never rescans the events per
-snapshot.
+sessions become one row per (account, user, UTC day) with summed duration,
+session count and the user's timeline (first active day, next active day);
+page loads one row per (account, page, day). The rollup is materialised (a
+temporary table on DuckDB, a cached DataFrame on Spark) and every snapshot
+and window is derived from it by joining a tiny as-of table on half-open
+day ranges. The cost is one pass over the events, O(E), plus
+O(R x w / s) for a rollup of R rows, windows of w days and snapshots s days
+apart: monthly snapshots read each row of a 30-day window about once.
+Loyalty reads only each user's last active day before ``T - 30d`` (one row
+per base user and snapshot) and retention one row per user, so neither
+multiplies the rollup by its 120- or 180-day look-back. The cost grows
+linearly with events and with the number of snapshots, and the events are
+never rescanned per snapshot. Ibis compiles about fifteen queries per call,
+a fixed cost of a second or two that dominates small inputs.
 
 Days are integer UTC day numbers, ``floor(epoch seconds / 86400)``. An as-of
 label d is taken at t = d + 1 day 00:00 UTC (:mod:`healthlab.asof`), so the

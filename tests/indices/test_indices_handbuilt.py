@@ -247,3 +247,28 @@ def test_hand_world_matches_reference(result):
         assert (math.isnan(got) and math.isnan(value)) or got == pytest.approx(
             value, rel=1e-9, abs=1e-9
         ), (account, index, metric)
+
+
+def test_page_figures(tmp_path):
+    from healthlab.indices import compute_page_figures
+
+    path = write_world(hand_world(), tmp_path)
+    pages = compute_page_figures(open_source(path), [LABEL])
+    assert pages.to_dict("records") == [
+        {
+            "account_id": "A",
+            "as_of": pd.Timestamp(LABEL),
+            "page": "home",
+            "load_ms": 100.0,
+            "success_share": 0.9,
+            "n_page_loads": 1,
+        },
+        {
+            "account_id": "A",
+            "as_of": pd.Timestamp(LABEL),
+            "page": "search",
+            "load_ms": 300.0,
+            "success_share": 1.0,
+            "n_page_loads": 1,
+        },
+    ]
