@@ -114,8 +114,8 @@ class AlertRules(_Model):
     """
 
     category_change: bool = True
-    drop_points: float | None = Field(10.0, gt=0)
-    hysteresis_margin: float = Field(3.0, ge=0)
+    drop_points: float | None = Field(15.0, gt=0)
+    hysteresis_margin: float = Field(5.0, ge=0)
 
 
 class ScoreDefinition(_Model):

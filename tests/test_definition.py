@@ -62,6 +62,7 @@ def test_default_definition_has_the_design_defaults():
         30,
     )
     assert d.peer_groups.within == {"loyalty": ("app_type",)}
+    assert (d.alerts.drop_points, d.alerts.hysteresis_margin) == (15, 5)
 
 
 def test_definition_is_frozen_and_serialises_stably():
