@@ -95,6 +95,7 @@ body.jp-Notebook main {
 
 # The lab template, minus every script it would fetch from a CDN (require.js,
 # MathJax, mermaid): a report must open offline and without console errors.
+# PNG outputs are always embedded and keep their alternative text.
 _TEMPLATE = """
 {%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -103,6 +104,15 @@ _TEMPLATE = """
 {%- block html_head_css -%}
 <style type="text/css">{{ resources.healthlab_css }}</style>
 {%- endblock html_head_css -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set width = output | get_metadata('width', 'image/png') %}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif %}
+{%- set alt = output | get_metadata('alt', 'image/png') %}
+{%- if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
 """
 _TEMPLATE_NAME = "healthlab_report.html.j2"
 

@@ -246,12 +246,19 @@ def load_validation_km(
     )
 
 
-def figure_image(fig, *, dpi: int = 200):
+def figure_image(fig, *, alt: str | None = None, dpi: int = 200):
     """A figure as an embedded PNG image for a notebook to display.
 
     The PNG is drawn at `dpi` (sharp on high-density screens) and shown at
     the figure's size at 100 dpi, whatever matplotlib backend the kernel
     runs; the figure is not kept by pyplot.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    alt : str, optional
+        Alternative text for screen readers; default the figure's titles.
+    dpi : int, default 200
 
     Returns
     -------
@@ -262,7 +269,12 @@ def figure_image(fig, *, dpi: int = 200):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     width = int(round(fig.get_figwidth() * 100))
-    return Image(data=buffer.getvalue(), format="png", width=width)
+    if alt is None:
+        titles = [fig.get_suptitle()] + [
+            ax.get_title(loc=loc) for ax in fig.axes for loc in ("left", "center")
+        ]
+        alt = "; ".join(t for t in titles if t) or "figure"
+    return Image(data=buffer.getvalue(), format="png", width=width, alt=alt)
 
 
 # ---------------------------------------------------------------- index page

@@ -61,7 +61,7 @@ display(HTML(report_html.render_headline(headline, data.categories)))
 # %%
 counts = portfolio.category_counts_by_csm(data.scores, data.accounts, data.as_of)
 fig = figures.plot_category_donuts(counts, labels)
-display(reports.figure_image(fig))
+display(reports.figure_image(fig, alt="Accounts by category for each CSM"))
 
 # %% [markdown]
 # ## Highest and lowest accounts
@@ -114,7 +114,7 @@ display(
 # %%
 trend = portfolio.csm_score_trend(data.scores, data.accounts)
 fig = figures.plot_csm_trend(trend, categories=data.categories)
-display(reports.figure_image(fig))
+display(reports.figure_image(fig, alt="Mean health score per CSM, month by month"))
 
 # %% [markdown]
 # ## CSM leaderboard

@@ -40,6 +40,12 @@ def _write_fixture(path: Path) -> Path:
             "plt.show()"
         ),
         nbformat.v4.new_code_cell(
+            "import io\nfrom IPython.display import Image\n"
+            "fig, ax = plt.subplots(figsize=(2, 1))\nbuffer = io.BytesIO()\n"
+            "fig.savefig(buffer, format='png')\nplt.close(fig)\n"
+            "Image(buffer.getvalue(), width=200, alt='Share of \"strong\" <accounts>')"
+        ),
+        nbformat.v4.new_code_cell(
             "if factor > 100:\n    raise RuntimeError(f'factor {factor} is too large')"
         ),
     ]
@@ -82,8 +88,28 @@ def test_html_has_no_code_no_hidden_cells_and_embedded_png(first_run):
     assert "<script src=" not in html  # nothing fetched from a CDN
 
     images = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 1
-    assert base64.b64decode(images[0]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(images) == 2
+    assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
+    # alternative text is kept (as text, not markup); without one, nbconvert's
+    assert "<accounts>" not in html
+    assert _image_attributes(html) == [
+        {"alt": "No description has been provided for this image"},
+        {"alt": 'Share of "strong" <accounts>', "width": "200"},
+    ]
+
+
+def _image_attributes(html: str) -> list[dict]:
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append({k: v for k, v in attrs if k in ("alt", "width")})
+
+    Images().feed(html)
+    return found
 
 
 def test_failing_cell_names_cell_and_keeps_previous_outputs(fixture_nb, tmp_path):
@@ -95,7 +121,7 @@ def test_failing_cell_names_cell_and_keeps_previous_outputs(fixture_nb, tmp_path
 
     failed = tmp_path / "failed" / "tiny.ipynb"
     assert str(info.value) == (
-        "Notebook 'tiny.ipynb' failed in cell 6 ('if factor > 100:'): "
+        "Notebook 'tiny.ipynb' failed in cell 7 ('if factor > 100:'): "
         "RuntimeError: factor 500 is too large. The partial run is kept in "
         f"'{failed}'; previous outputs in '{tmp_path}' are unchanged."
     )

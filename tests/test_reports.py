@@ -575,3 +575,14 @@ def test_portfolio_report_of_a_small_world_matches_the_store(
     assert f"<strong>{validation['concordance']:.2f}</strong>" in html
     assert 'href="validation.html"' in html
     assert "load_portfolio" not in html and "<script" not in html
+
+
+def test_figure_image_embeds_png_with_alternative_text():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 2))
+    fig.subplots().set_title("Retention <by> month")
+    image = reports.figure_image(fig, dpi=50)
+    assert image.data.startswith(b"\x89PNG")
+    assert image.width == 400 and image.alt == "Retention <by> month"
+    assert reports.figure_image(Figure(), alt="x").alt == "x"
