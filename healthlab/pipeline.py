@@ -27,7 +27,13 @@ from healthlab.indices import compute_raw_metrics
 from healthlab.scoring import score_raw_metrics
 from healthlab.store import Store
 
-__all__ = ["ScoreSummary", "score_source", "data_period", "summarise_scores"]
+__all__ = [
+    "ScoreSummary",
+    "benchmark_source",
+    "data_period",
+    "score_source",
+    "summarise_scores",
+]
 
 logger = logging.getLogger("healthlab")
 
@@ -51,6 +57,7 @@ class ScoreSummary:
     dropped_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     exported: list[Path] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def as_of_dates(self) -> list[pd.Timestamp]:
@@ -72,6 +79,9 @@ class ScoreSummary:
             f"alerts: {self.alerts}    dropped rows: {dropped}    "
             f"time: {self.seconds:.1f} s",
         ]
+        if self.step_seconds:
+            steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.step_seconds.items())
+            lines.append(f"steps: {steps}")
         lines += [f"exported: {p}" for p in self.exported]
         return "\n".join(lines)
 
@@ -156,21 +166,18 @@ def score_source(
     """
     started = time.perf_counter()
     start_stamp = pd.Timestamp.now(tz="UTC")
-    if not isinstance(definition, ScoreDefinition):
-        definition = load_definition(definition)
-    source = open_source(source_path, engine=engine)
-    source = validate_source(source, drop_invalid=definition.drop_invalid_rows)
-    if as_of_dates is None:
-        first, last = data_period(source)
-        as_of_dates = month_ends(first, last)
-    as_of_dates = parse_as_of_dates(as_of_dates)
-    logger.info("scoring %d as-of dates of %s", len(as_of_dates), source.location)
+    steps: dict[str, float] = {}
+    clock = [started]
 
-    accounts = source.tables["accounts"].to_pandas()
-    accounts["account_id"] = accounts["account_id"].astype(str)
-    raw = compute_raw_metrics(source, as_of_dates, definition)
-    logger.info("raw metrics: %d rows", len(raw))
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = now - clock[0]
+        clock[0] = now
 
+    definition, source, as_of_dates, accounts, raw = _prepare(
+        source_path, definition, as_of_dates, engine
+    )
+    lap("check and raw metrics")
     store = Store(store_path)
     store.write_definition(definition)
     if benchmark_version is None:
@@ -182,15 +189,19 @@ def score_source(
         )
         logger.info("benchmarks: new version %s", benchmark_version)
     bench = store.read_benchmarks(benchmark_version)
+    lap("benchmarks")
     result = score_raw_metrics(
         raw, accounts, definition, bench, benchmark_version=benchmark_version
     )
+    lap("scoring")
 
     # alerts over the whole stored series of this definition version
     scores_all, indices_all = _with_history(store, result)
     alerts = detect_alerts(scores_all, indices_all, definition)
     alerts = alerts[alerts["as_of"].isin(result.scores["as_of"].unique())]
+    lap("alerts")
     store.write_scores(result.scores, result.indices, result.metrics, alerts)
+    lap("store")
 
     exported = []
     if export is not None:
@@ -204,6 +215,7 @@ def score_source(
         dropped_rows=dict(source.dropped_rows),
         seconds=time.perf_counter() - started,
         exported=exported,
+        step_seconds=steps,
     )
     store.record_run(
         uuid.uuid4().hex[:12],
@@ -220,6 +232,55 @@ def score_source(
         },
     )
     return summary
+
+
+def _prepare(source_path, definition, as_of_dates, engine):
+    # definition, checked source, as-of dates, accounts and raw metrics
+    if not isinstance(definition, ScoreDefinition):
+        definition = load_definition(definition)
+    source = open_source(source_path, engine=engine)
+    source = validate_source(source, drop_invalid=definition.drop_invalid_rows)
+    if as_of_dates is None:
+        first, last = data_period(source)
+        as_of_dates = month_ends(first, last)
+    as_of_dates = parse_as_of_dates(as_of_dates)
+    logger.info(
+        "raw metrics of %d as-of dates of %s", len(as_of_dates), source.location
+    )
+    accounts = source.tables["accounts"].to_pandas()
+    accounts["account_id"] = accounts["account_id"].astype(str)
+    raw = compute_raw_metrics(source, as_of_dates, definition)
+    return definition, source, as_of_dates, accounts, raw
+
+
+def benchmark_source(
+    source_path,
+    *,
+    definition=None,
+    as_of_dates=None,
+    store_path,
+    version: str | None = None,
+    engine: str = "duckdb",
+) -> str:
+    """Refresh the peer benchmarks from a source: ``healthlab benchmarks refresh``.
+
+    Computes the raw metrics at each as-of date (default: the month ends of
+    the data period) and writes them as a new benchmark version, atomically;
+    older versions are untouched. Returns the new version's name, which
+    :func:`score_source` can pin.
+    """
+    definition, source, dates, accounts, raw = _prepare(
+        source_path, definition, as_of_dates, engine
+    )
+    store = Store(store_path)
+    store.write_definition(definition)
+    table = build_definition_benchmarks(raw, accounts, definition, dates)
+    return store.write_benchmarks(
+        table,
+        version=version,
+        definition_version=definition.version,
+        description=f"{source.location}: {len(dates)} as-of dates",
+    )
 
 
 def _with_history(store: Store, result):

@@ -8,7 +8,7 @@ import pytest
 
 from healthlab.asof import month_ends
 from healthlab.definition import load_definition
-from healthlab.pipeline import score_source
+from healthlab.pipeline import benchmark_source, score_source
 from healthlab.store import Store
 
 pytestmark = pytest.mark.slow
@@ -99,3 +99,15 @@ def test_export_and_alerts(scored):
     assert len(alerts) == summary.alerts
     assert alerts["top_index"].notna().all()
     assert set(alerts["top_index"]) <= set(load_definition().weights)
+
+
+def test_benchmark_source_adds_a_version(scored, small_world):
+    _, store, _ = scored
+    first = store.read_benchmarks("b0001")
+    version = benchmark_source(
+        small_world, store_path=store.path, as_of_dates=["2025-06-30"]
+    )
+    assert version == "b0002"
+    pd.testing.assert_frame_equal(store.read_benchmarks("b0001"), first)
+    added = store.read_benchmarks("b0002")
+    assert set(added["as_of"]) == {pd.Timestamp("2025-06-30")}
