@@ -31,6 +31,7 @@ __all__ = [
     "ScoreSummary",
     "benchmark_source",
     "data_period",
+    "default_as_of_dates",
     "score_source",
     "summarise_scores",
 ]
@@ -99,6 +100,22 @@ def data_period(source) -> tuple[pd.Timestamp, pd.Timestamp]:
     if first.tzinfo is not None:
         first, last = first.tz_convert(None), last.tz_convert(None)
     return first, last
+
+
+def default_as_of_dates(source, definition) -> list[pd.Timestamp]:
+    """Snapshot labels over the data period, as the definition spaces them.
+
+    ``snapshot_interval: monthly`` gives the month ends from the first to
+    the last session; a number of days ``n`` gives every ``n``-th day
+    counted back from the last session's day.
+    """
+    first, last = data_period(source)
+    interval = definition.snapshot_interval
+    if interval == "monthly":
+        return month_ends(first, last)
+    end, start = last.normalize(), first.normalize()
+    count = int((end - start).days // interval)
+    return [end - pd.Timedelta(days=interval * k) for k in range(count, -1, -1)]
 
 
 def summarise_scores(scores: pd.DataFrame, definition) -> pd.DataFrame:
@@ -241,8 +258,7 @@ def _prepare(source_path, definition, as_of_dates, engine):
     source = open_source(source_path, engine=engine)
     source = validate_source(source, drop_invalid=definition.drop_invalid_rows)
     if as_of_dates is None:
-        first, last = data_period(source)
-        as_of_dates = month_ends(first, last)
+        as_of_dates = default_as_of_dates(source, definition)
     as_of_dates = parse_as_of_dates(as_of_dates)
     logger.info(
         "raw metrics of %d as-of dates of %s", len(as_of_dates), source.location

@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from healthlab.asof import month_ends
-from healthlab.definition import load_definition
-from healthlab.pipeline import benchmark_source, score_source
+from healthlab.definition import (
+    DEFAULT_DEFINITION_PATH,
+    load_definition,
+    parse_definition,
+)
+from healthlab.engine import open_source
+from healthlab.pipeline import benchmark_source, default_as_of_dates, score_source
 from healthlab.store import Store
 
 pytestmark = pytest.mark.slow
@@ -111,3 +117,16 @@ def test_benchmark_source_adds_a_version(scored, small_world):
     pd.testing.assert_frame_equal(store.read_benchmarks("b0001"), first)
     added = store.read_benchmarks("b0002")
     assert set(added["as_of"]) == {pd.Timestamp("2025-06-30")}
+
+
+def test_snapshot_interval_in_days(small_world):
+    data = yaml.safe_load(DEFAULT_DEFINITION_PATH.read_text())
+    data["snapshot_interval"] = 14
+    dates = default_as_of_dates(open_source(small_world), parse_definition(data))
+    started = pd.read_parquet(small_world / "sessions")["started_at"].dt.tz_convert(
+        None
+    )
+    first, last = started.min().normalize(), started.max().normalize()
+    assert dates[-1] == last
+    assert set(np.diff(dates)) == {pd.Timedelta(days=14)}
+    assert pd.Timedelta(0) <= dates[0] - first < pd.Timedelta(days=14)
