@@ -39,6 +39,7 @@ __all__ = [
     "figure_image",
     "load_portfolio",
     "load_validation_km",
+    "report_facts",
     "write_index",
     "write_portfolio_report",
 ]
@@ -131,11 +132,7 @@ def load_portfolio(
     source = open_source(source_path, engine=engine)
     accounts = source.tables["accounts"].to_pandas()
     accounts["account_id"] = accounts["account_id"].astype(str)
-    sessions = source.tables["sessions"]
-    period = sessions.aggregate(
-        first=sessions.started_at.min(), last=sessions.started_at.max()
-    ).to_pandas()
-    data_period = tuple(str(pd.Timestamp(v).date()) for v in period.iloc[0])
+    data_period = _data_period(source)
 
     return PortfolioData(
         as_of=as_of,
@@ -149,6 +146,52 @@ def load_portfolio(
         data_period=data_period,
         dropped_rows=_dropped_rows(store, definition_version, as_of),
     )
+
+
+def report_facts(
+    store_path: str | os.PathLike,
+    source_path: str | os.PathLike,
+    *,
+    as_of=None,
+    definition_version: str | None = None,
+    engine: str = "duckdb",
+) -> dict:
+    """What every report states under its title, read from store and source.
+
+    Returns the keyword arguments of
+    :func:`healthlab.report_html.render_header` other than the title:
+    ``as_of`` (default the latest scored), ``definition_version`` (default
+    the latest stored with scores), ``data_period`` (first and last day with
+    sessions) and ``dropped_rows`` (per table, from the scoring run's
+    record).
+
+    Examples
+    --------
+    In a report notebook::
+
+        facts = reports.report_facts(store_path, source_path)
+        display(HTML(report_html.render_header("Score validation", **facts)))
+    """
+    from healthlab.engine import open_source
+    from healthlab.store import Store
+
+    store = Store(store_path)
+    _, _, version, as_of = _scores_of(store, definition_version, as_of)
+    return {
+        "as_of": as_of,
+        "definition_version": version,
+        "data_period": _data_period(open_source(source_path, engine=engine)),
+        "dropped_rows": _dropped_rows(store, version, as_of),
+    }
+
+
+def _data_period(source) -> tuple[str, str]:
+    # first and last day with a session start
+    sessions = source.tables["sessions"]
+    period = sessions.aggregate(
+        first=sessions.started_at.min(), last=sessions.started_at.max()
+    ).to_pandas()
+    return tuple(str(pd.Timestamp(v).date()) for v in period.iloc[0])
 
 
 def _scores_of(store, definition_version, as_of):

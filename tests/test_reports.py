@@ -586,3 +586,31 @@ def test_figure_image_embeds_png_with_alternative_text():
     assert image.data.startswith(b"\x89PNG")
     assert image.width == 400 and image.alt == "Retention <by> month"
     assert reports.figure_image(Figure(), alt="x").alt == "x"
+
+
+def test_report_facts_read_store_and_source(
+    tmp_path, accounts, scores, indices, metrics
+):
+    from healthlab.store import Store
+
+    source, store_path, version = _hand_built_world(
+        tmp_path, accounts, scores, indices, metrics
+    )
+    facts = reports.report_facts(store_path, source)
+    assert facts == {
+        "as_of": OCT,
+        "definition_version": version,
+        "data_period": ("2026-01-05", "2026-10-30"),
+        "dropped_rows": {},
+    }
+    # the latest scoring run covering the date says what was dropped
+    store = Store(store_path)
+    for run_id, dropped in [("r1", {"sessions": 3}), ("r2", {"sessions": 7})]:
+        details = {
+            "definition_version": version,
+            "as_of_dates": ["2026-09-30", "2026-10-31"],
+            "dropped_rows": dropped,
+        }
+        store.record_run(run_id, "score", pd.Timestamp.now(tz="UTC"), details)
+    assert reports.report_facts(store_path, source)["dropped_rows"] == {"sessions": 7}
+    assert reports.report_facts(store_path, source, as_of=SEP)["as_of"] == SEP
