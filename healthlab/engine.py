@@ -160,7 +160,9 @@ def _read_folder(con, path: Path) -> dict[str, ibis.Table]:
             if entry.suffix == ".csv":
                 table = con.read_csv(str(entry), table_name=f"src_{name}")
             else:
-                table = con.read_parquet(_parquet_glob(entry), table_name=f"src_{name}")
+                table = con.read_parquet(
+                    _parquet_glob(entry, con.name), table_name=f"src_{name}"
+                )
             tables[name] = _normalise_types(con, table)
         except Exception as exc:  # noqa: BLE001 - reader errors vary by engine
             raise SourceError(
@@ -186,8 +188,9 @@ def _folder_entry(path: Path, name: str) -> Path | None:
     return None
 
 
-def _parquet_glob(entry: Path) -> str:
-    if entry.is_dir():
+def _parquet_glob(entry: Path, backend: str) -> str:
+    # Spark reads a folder of part files itself and does not expand "**"
+    if entry.is_dir() and backend != "pyspark":
         return str(entry / "**" / "*.parquet")
     return str(entry)
 

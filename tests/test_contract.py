@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from healthlab.contract import validate_source
@@ -824,28 +824,30 @@ def test_source_must_be_a_source():
 
 
 @pytest.mark.spark
+# pyspark's collect leaves py4j sockets for the garbage collector to close
+@pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning")
 def test_spark_source_gives_the_same_verdicts(tmp_path, spark_session):
-    frames = make_world()
+    # Spark runs each small query slowly: three tables are enough here
+    frames = {name: make_world()[name] for name in ("accounts", "churn", "sessions")}
     root = write_world(tmp_path / "ok", frames)
     checked = validate_source(open_source(root, engine="spark"))
     assert checked.dropped_rows == {}
     assert len(fetch(checked, "sessions")) == 8
 
-    # a range violation: same message as on DuckDB
+    # a range violation (first in rule order): same message as on DuckDB
     frames["sessions"].loc[[0, 3, 5], "duration_s"] = [-5.0, 90000.0, -1.0]
-    root = write_world(tmp_path / "bad", frames)
+    frames["sessions"].loc[7, "account_id"] = "zz"
+    bad = open_source(write_world(tmp_path / "bad", frames), engine="spark")
     with pytest.raises(OutOfRangeError) as info:
-        validate_source(open_source(root, engine="spark"))
+        validate_source(bad)
     assert str(info.value) == (
         "sessions.duration_s: 3 rows have values outside [0, 86400] "
         f"(examples: [-5.0, -1.0, 90000.0]); {FIX_ROWS}"
     )
 
-    # dropping, with unknown accounts too
-    frames["sessions"].loc[7, "account_id"] = "zz"
-    root = write_world(tmp_path / "drop", frames)
+    # dropping them, and the row of an unknown account
     with pytest.warns(DroppedRowsWarning):
-        checked = validate_source(open_source(root, engine="spark"), drop_invalid=True)
+        checked = validate_source(bad, drop_invalid=True)
     assert checked.dropped_rows == {
         "sessions.duration_s": 3,
         "sessions.account_id": 1,
@@ -881,9 +883,11 @@ _BREAKS = (
 def _break_frame(frame: pd.DataFrame, how: str, column: str, row: int) -> pd.DataFrame:
     frame = frame.copy()
     col = frame[column]
-    row = row % len(frame) if len(frame) else 0
     if how == "drop_column":
         return frame.drop(columns=column)
+    if len(frame) == 0:
+        return frame
+    row = row % len(frame)
     if how == "to_string":
         frame[column] = col.astype(str)
     elif how == "to_int":
@@ -901,15 +905,20 @@ def _break_frame(frame: pd.DataFrame, how: str, column: str, row: int) -> pd.Dat
     elif how == "duplicate_rows":
         frame = pd.concat([frame, frame.iloc[[row]]], ignore_index=True)
     elif how == "unknown_account" and "account_id" in frame:
-        frame.loc[frame.index[row], "account_id"] = "nobody"
+        ids = frame["account_id"].astype(str)
+        frame["account_id"] = ids.mask(np.arange(len(frame)) == row, "nobody")
     elif how == "empty":
         frame = frame.iloc[:0]
     return frame
 
 
+# a few tables keep each example fast; they cover every column kind and rule
+_FUZZ_TABLES = ("accounts", "churn", "sessions", "page_loads", "ratings")
+
+
 @st.composite
 def broken_worlds(draw):
-    frames = make_world()
+    frames = {name: make_world()[name] for name in _FUZZ_TABLES}
     for _ in range(draw(st.integers(1, 4))):
         name = draw(st.sampled_from(sorted(frames)))
         frame = frames[name]
@@ -923,10 +932,13 @@ def broken_worlds(draw):
     return frames, drop
 
 
+@pytest.mark.slow
 @settings(
     max_examples=50,
     deadline=None,
     derandomize=True,
+    # shrinking re-runs whole sources for minutes; the failing case is printed
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(case=broken_worlds())
