@@ -614,3 +614,16 @@ def test_report_facts_read_store_and_source(
         store.record_run(run_id, "score", pd.Timestamp.now(tz="UTC"), details)
     assert reports.report_facts(store_path, source)["dropped_rows"] == {"sessions": 7}
     assert reports.report_facts(store_path, source, as_of=SEP)["as_of"] == SEP
+
+
+def test_portfolio_report_refuses_an_empty_store(tmp_path):
+    from healthlab.errors import StoreError
+    from healthlab.store import Store
+
+    store = Store(tmp_path / "healthlab.duckdb")
+    with pytest.raises(StoreError) as info:
+        reports.write_portfolio_report(store.path, tmp_path, tmp_path / "reports")
+    assert str(info.value) == (
+        f"Store {str(store.path)!r} holds no scores; run `healthlab score` first."
+    )
+    assert not (tmp_path / "reports").exists()
