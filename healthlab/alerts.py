@@ -14,8 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthlab.definition import assign_categories
-
 __all__ = ["ALERT_COLUMNS", "detect_alerts", "held_categories"]
 
 ALERT_COLUMNS = [
@@ -67,24 +65,41 @@ def held_categories(scores, categories, margin: float) -> list:
     >>> held_categories([68, 71, 69, 74, 68, 66], cats, margin=3)
     ['Moderate', 'Moderate', 'Moderate', 'Strong', 'Strong', 'Moderate']
     """
-    rank = {c.label: c.lower for c in categories}
     values = pd.Series(scores, dtype=float)
-    plain = assign_categories(values, categories)
-    up = assign_categories((values - margin).clip(lower=0), categories)
-    down = assign_categories((values + margin).clip(upper=100), categories)
-    held, out = None, []
-    for s, p, u, d in zip(values, plain, up, down, strict=True):
-        if np.isnan(s):
-            out.append(None)
+    groups = np.zeros(len(values), dtype=np.int64)
+    return _hold(groups, values.to_numpy(), categories, margin).tolist()
+
+
+def _hold(groups, values, categories, margin) -> np.ndarray:
+    # plain, margin-up and margin-down categories of every row, vectorised
+    ranked = sorted(categories, key=lambda c: c.lower)
+    labels = np.array([c.label for c in ranked] + [None], dtype=object)
+    lowers = np.array([c.lower for c in ranked])
+
+    def rank_of(x):
+        r = np.searchsorted(lowers, x, side="right") - 1
+        return np.where(np.isnan(x), -1, np.clip(r, 0, len(lowers) - 1))
+
+    plain = rank_of(values)
+    up = rank_of(np.clip(values - margin, 0, None))
+    down = rank_of(np.clip(values + margin, None, 100))
+
+    # the held category follows the series of each account (rows in order)
+    out = np.full(len(values), -1, dtype=np.int64)
+    held, current = -1, None
+    for i in range(len(values)):
+        if groups[i] != current:
+            held, current = -1, groups[i]
+        if plain[i] < 0:
             continue
-        if held is None:
-            held = p
-        elif rank[p] > rank[held] and rank[u] > rank[held]:
-            held = u
-        elif rank[p] < rank[held] and rank[d] < rank[held]:
-            held = d
-        out.append(held)
-    return out
+        if held < 0:
+            held = plain[i]
+        elif plain[i] > held and up[i] > held:
+            held = up[i]
+        elif plain[i] < held and down[i] < held:
+            held = down[i]
+        out[i] = held
+    return labels[out]
 
 
 def detect_alerts(
@@ -120,20 +135,9 @@ def detect_alerts(
     s = scores[scores["score"].notna()].sort_values(
         ["account_id", "as_of"], kind="mergesort"
     )
-    s = s.assign(
-        held=np.concatenate(
-            [
-                np.array(
-                    held_categories(
-                        g["score"], definition.categories, rules.hysteresis_margin
-                    ),
-                    dtype=object,
-                )
-                for _, g in s.groupby("account_id", sort=True)
-            ]
-        )
-        if len(s)
-        else np.array([], dtype=object)
+    codes = s.groupby("account_id", sort=False).ngroup().to_numpy()
+    s["held"] = _hold(
+        codes, s["score"].to_numpy(), definition.categories, rules.hysteresis_margin
     )
     grouped = s.groupby("account_id", sort=False)
     s["previous_as_of"] = grouped["as_of"].shift(1)
