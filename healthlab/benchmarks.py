@@ -141,6 +141,11 @@ def compute_quantiles(values) -> np.ndarray:
     Quantile ``k`` sits at position ``k/100 * (n - 1)`` of the sorted values,
     interpolating linearly between neighbours (numpy's default ``'linear'``
     method).
+
+    Examples
+    --------
+    >>> compute_quantiles([1, 2, 3, 5])[[0, 25, 50, 100]].tolist()
+    [1.0, 1.75, 2.5, 5.0]
     """
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]

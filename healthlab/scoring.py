@@ -36,6 +36,9 @@ __all__ = [
 
 RAW_COLUMNS = ["account_id", "as_of", "index", "metric", "value", "reason", "partial"]
 
+# Rows placed against their quantile tables at a time (memory ~ 1 KB a row).
+_CHUNK = 100_000
+
 # A weight slot served by another index for some app types.
 SLOT_SOURCES = {"performance": {"mobile": "rating"}}
 
@@ -114,8 +117,17 @@ def compute_metric_percentiles(
     qrow = have[["as_of", "index", "metric", "peer_group"]].merge(
         lookup.reset_index(), how="left", on=["as_of", "index", "metric", "peer_group"]
     )["qrow"]
-    pct = percentile_from_quantiles(
-        wide.to_numpy()[qrow.to_numpy(dtype=np.int64)], have["value"].to_numpy()
+    table, rows_q = wide.to_numpy(), qrow.to_numpy(dtype=np.int64)
+    values = have["value"].to_numpy()
+    # in chunks: each row needs its own copy of the group's 101 quantiles
+    pct = np.concatenate(
+        [
+            percentile_from_quantiles(
+                table[rows_q[i : i + _CHUNK]], values[i : i + _CHUNK]
+            )
+            for i in range(0, len(values), _CHUNK)
+        ]
+        or [np.empty(0)]
     )
     lower = np.array(
         [
