@@ -279,6 +279,8 @@ def _check_types(
             continue
         dtype = table.schema()[col.name]
         if _kind_matches(source, table, col, dtype):
+            if col.kind == "timestamp" and name in source.csv_files:
+                _check_csv_offsets(source, name, col.name)
             typed.add(col.name)
             continue
         # a column that holds no values at all has no wrong values
@@ -301,6 +303,28 @@ def _check_types(
             f"contract expects {_EXPECTED[col.kind]} (examples: {examples}); {fix}"
         )
     return typed
+
+
+def _check_csv_offsets(source: Source, name: str, column: str) -> None:
+    """Raise when CSV text behind an aware timestamp column lacks an offset.
+
+    DuckDB's CSV reader types a column TIMESTAMPTZ when some values carry an
+    offset and reads the others as UTC wall-clock times; the raw text tells.
+    """
+    if source.engine != "duckdb":
+        return
+    text = source.con.read_csv(source.csv_files[name], all_varchar=True)
+    value = text[column]
+    # a time of day, then Z, UTC or a +hh[:mm] offset
+    offset = r"\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)$"
+    naive = value.notnull() & ~value.strip().re_search(offset)
+    n = _count(text.filter(naive), name)
+    if n:
+        examples = _examples(text, naive, (value,), name)
+        raise TimestampError(
+            f"{name}.{column}: {_rows(n)} timestamps without a time zone "
+            f"(examples: {examples}); {_FIX_TIME}"
+        )
 
 
 def _kind_matches(source: Source, table, col: ColumnSpec, dtype) -> bool:

@@ -45,6 +45,9 @@ class Source:
     dropped_rows : dict of str to int
         Rows dropped by contract validation per ``table.column`` (filled in
         by :func:`healthlab.contract.validate_source`).
+    csv_files : dict of str to str
+        The CSV file behind each table read from one, so the contract can
+        look at the text the CSV reader parsed.
     """
 
     con: object
@@ -52,6 +55,7 @@ class Source:
     location: str
     engine: str
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    csv_files: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> ibis.Table | None:
         """Return the contract table `name`, or None when the source lacks it."""
@@ -106,7 +110,12 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
     else:
         con = ibis.duckdb.connect()
         _set_utc(con, threads)
-    return Source(con, _read_folder(con, path), str(path), con.name)
+    csv_files = {
+        name: str(entry)
+        for name in TABLES
+        if (entry := _folder_entry(path, name)) is not None and entry.suffix == ".csv"
+    }
+    return Source(con, _read_folder(con, path), str(path), con.name, {}, csv_files)
 
 
 def _set_utc(con, threads: int | None) -> None:

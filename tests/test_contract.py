@@ -398,6 +398,23 @@ def test_naive_csv_timestamps(tmp_path):
     )
 
 
+def test_csv_timestamps_mixing_offsets_and_none(tmp_path):
+    # DuckDB reads such a column as TIMESTAMPTZ, taking the naive ones as UTC
+    frames = make_world()
+    frames["touchpoints"]["occurred_at"] = [
+        "2025-02-10T08:00:00+02:00",
+        "2025-02-11 09:15:00",
+    ]
+
+    with pytest.raises(TimestampError) as info:
+        validate(tmp_path, frames, csv=("touchpoints",))
+
+    assert str(info.value) == (
+        "touchpoints.occurred_at: 1 row has timestamps without a time zone "
+        f"(examples: ['2025-02-11 09:15:00']); {FIX_TIME}"
+    )
+
+
 def test_unparseable_csv_timestamps(tmp_path):
     frames = make_world()
     frames["rapport"]["rated_at"] = ["2025-02-15T00:00:00Z", "last tuesday"]
