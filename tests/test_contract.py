@@ -429,6 +429,25 @@ def test_unparseable_csv_timestamps(tmp_path):
     )
 
 
+def test_csv_value_beyond_the_type_sniffing_sample(tmp_path):
+    # DuckDB types CSV columns from a sample; a later bad value fails at query
+    frames = make_world()
+    sessions = pd.concat([frames["sessions"]] * 2600, ignore_index=True)
+    sessions["duration_s"] = sessions["duration_s"].astype(object)
+    sessions.loc[len(sessions) - 1, "duration_s"] = "n/a"
+    frames["sessions"] = sessions
+
+    with pytest.raises(SourceError) as info:
+        validate(tmp_path, frames, csv=("sessions",))
+
+    assert re.fullmatch(
+        r"sessions: the backend failed while checking the table "
+        r"\(ConversionException: Conversion Error: CSV Error on Line: 20801\); "
+        r"check that the files are readable UTF-8 CSV or Parquet\.",
+        str(info.value),
+    )
+
+
 def test_empty_required_table(tmp_path):
     frames = make_world()
     frames["sessions"] = frames["sessions"].iloc[:0]
