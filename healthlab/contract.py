@@ -8,6 +8,9 @@ example values come back. Each violation raises a
 
     <table>.<column>: <n> rows have <problem> (examples: [...]); <fix>
 
+For nulls the examples are the accounts of the offending rows; problems of
+a whole table (missing, empty) name the table alone.
+
 Structural problems (a missing table or column, a wrong type, naive or
 unparseable timestamps, duplicate account ids, an empty required table)
 always raise. Row-level problems (nulls, NaN, infinite or out-of-range
