@@ -49,7 +49,7 @@ INDEX_MIX: dict[str, dict[str, float]] = {
 
 # Every metric each built-in index emits, benchmarked or informational.
 INDEX_METRICS: dict[str, tuple[str, ...]] = {
-    "duration": ("level", "trend", "active_users"),
+    "duration": ("level", "trend", "active_user_days"),
     "retention": ("composite",),  # plus share_<k>d and eligible_<k>d
     "performance": ("load_ms", "success_share", "n_page_loads"),
     "rating": ("mean_stars", "n_ratings"),
