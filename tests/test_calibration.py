@@ -331,12 +331,6 @@ def test_world_fitted_weights_beat_equal_weights(scored_world):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulated indices measure their signals unequally (retention "
-    "index vs its latent signal: Spearman about 0.45, duration about 0.8), so "
-    "weights fitted on them rank predictive value, not the true coefficients",
-)
 def test_world_fitted_weights_match_truth(scored_world):
     inputs, truth, latent = scored_world
     names = list(inputs.weights)

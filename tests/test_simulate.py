@@ -369,3 +369,46 @@ def test_rejects_bad_arguments(tmp_path, kwargs, message):
         simulate_world(tmp_path / "w", **kwargs)
     assert str(err.value) == message
     assert not (tmp_path / "w").exists()
+
+
+def test_user_dropout_follows_retention_and_loyalty(world):
+    # plain pandas from the sessions: new users who leave early, and
+    # established users absent for a whole month, per account and month
+    sessions = _read(world, "sessions")
+    sessions["day"] = sessions["started_at"].dt.tz_localize(None).dt.floor("D")
+    end = pd.Timestamp("2025-11-01")
+    churn = _read(world, "churn").set_index("account_id")["churned_at"]
+    churned = churn.dt.tz_localize(None).fillna(end)
+    latent = _read(world, "latent")
+    latent["month"] = latent["month"].dt.tz_convert("UTC").dt.tz_localize(None)
+    latent = latent.set_index(["account_id", "month"])
+
+    users = sessions.groupby(["account_id", "user_id"])["day"].agg(["min", "max"])
+    users = users.reset_index()
+    users["month"] = users["min"].dt.to_period("M").dt.to_timestamp()
+    # joined in the period (not in its first month) and watched for 90 days
+    watched = (users["month"] > users["month"].min()) & (
+        users["min"] + pd.Timedelta(days=90) < users["account_id"].map(churned)
+    )
+    early = users[watched].assign(
+        gone=lambda u: u["max"] < u["min"] + pd.Timedelta(days=45)
+    )
+    share = early.groupby(["account_id", "month"])["gone"].mean()
+    both = latent.join(share, how="inner")
+    assert both["gone"].corr(both["retention"], method="spearman") < -0.4
+
+    # users active in one month with no session in the next
+    active = sessions.assign(month=sessions["day"].dt.to_period("M"))
+    active = active[["account_id", "user_id", "month"]].drop_duplicates()
+    nxt = active.assign(month=active["month"] - 1)[["account_id", "user_id", "month"]]
+    base = active.merge(nxt, how="left", indicator=True)
+    base["month"] = (base["month"] + 1).dt.to_timestamp()
+    alive = base["month"] + pd.offsets.MonthBegin(1) <= base["account_id"].map(churned)
+    base = base[alive & (base["month"] < end)]
+    absent = (
+        (base["_merge"] == "left_only")
+        .groupby([base["account_id"], base["month"]])
+        .mean()
+    )
+    both = latent.join(absent.rename("absent"), how="inner")
+    assert both["absent"].corr(both["loyalty"], method="spearman") < -0.3

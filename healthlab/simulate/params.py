@@ -57,11 +57,13 @@ class WorldParams:
     Tuples indexed by size band follow :data:`SIZE_BANDS`.
     """
 
-    # churn hazard and latent dynamics
+    # churn hazard and latent dynamics. Signals persist from month to month
+    # and share little, so that an index read at a month end still measures
+    # its own signal in the month that follows.
     coefficients: dict[str, float] = field(default_factory=_coefficients)
-    base_monthly_hazard: float = 0.0115
-    latent_rho: float = 0.85
-    common_share: float = 0.25
+    base_monthly_hazard: float = 0.015
+    latent_rho: float = 0.97
+    common_share: float = 0.1
 
     # accounts
     industries: tuple[str, ...] = (
@@ -97,25 +99,28 @@ class WorldParams:
     young_span: float = 0.75
     arr_median: tuple[float, float, float] = (12_000.0, 60_000.0, 250_000.0)
 
-    # users: initial pool, arrivals, dropout (logit scale)
-    initial_users: tuple[float, float, float] = (8.0, 24.0, 60.0)
-    new_users_per_month: tuple[float, float, float] = (1.2, 3.5, 9.0)
+    # users: initial pool, arrivals, dropout (logit scale). Enough arrivals
+    # for every account to have retention cohorts of several users, and
+    # dropout odds centred so that healthy and unhealthy accounts both differ
+    # from the median one (no floor near zero dropout).
+    initial_users: tuple[float, float, float] = (10.0, 30.0, 75.0)
+    new_users_per_month: tuple[float, float, float] = (3.0, 8.0, 20.0)
     # a user younger than `new_user_months` drops per 30-day step with
     # probability expit(logit(new_user_drop) - retention_effect * z_retention)
     new_user_months: int = 2
-    new_user_drop: float = 0.2
-    retention_effect: float = 2.0
+    new_user_drop: float = 0.35
+    retention_effect: float = 1.5
     # older users drop with expit(logit(user_drop) - loyalty_effect * z_loyalty)
-    user_drop: float = 0.08
-    loyalty_effect: float = 1.8
+    user_drop: float = 0.1
+    loyalty_effect: float = 1.5
     # user-level spread of session frequency (sd of a log-normal multiplier)
     user_activity_sd: float = 0.25
 
     # sessions: frequency and log-normal duration
-    sessions_per_user_month: float = 5.0
+    sessions_per_user_month: float = 3.5
     session_median_s: float = 900.0
-    duration_effect: float = 0.35
-    session_sd: float = 0.8
+    duration_effect: float = 0.5
+    session_sd: float = 0.6
 
     # page loads (web accounts): per session, log-normal load time, items
     page_loads_per_session: float = 1.0
@@ -145,13 +150,13 @@ class WorldParams:
     stars_sd: float = 0.9
 
     # NPS invitations, responses and scores
-    invitations_per_month: tuple[float, float, float] = (3.0, 6.0, 12.0)
-    response_rate: float = 0.35
+    invitations_per_month: tuple[float, float, float] = (6.0, 10.0, 20.0)
+    response_rate: float = 0.4
     response_effect: float = 0.5
     response_delay_days: float = 2.0
     nps_mean: float = 7.3
-    nps_effect: float = 1.6
-    nps_sd: float = 1.6
+    nps_effect: float = 1.8
+    nps_sd: float = 1.3
 
     # relationship: touchpoints (cancelled share) and rapport ratings
     touchpoints_per_month: tuple[float, float, float] = (1.0, 2.0, 3.0)
