@@ -174,6 +174,50 @@ def _cmd_score(args) -> None:
     print(summary)
 
 
+def _register_benchmarks(commands) -> None:
+    p = commands.add_parser(
+        "benchmarks",
+        help="manage peer benchmark versions",
+        description="Peer benchmarks are versioned quantile tables; a "
+        "refresh writes a new version atomically and never alters old ones.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    refresh = actions.add_parser(
+        "refresh",
+        help="compute the raw metrics and store them as a new benchmark version",
+    )
+    _add_source(refresh)
+    _add_store(refresh)
+    _add_as_of(refresh)
+    refresh.add_argument("--definition", help="score definition YAML")
+    refresh.add_argument("--version", help="name of the new version")
+    refresh.set_defaults(handler=_cmd_benchmarks_refresh)
+    listing = actions.add_parser("list", help="list the stored benchmark versions")
+    _add_store(listing)
+    listing.set_defaults(handler=_cmd_benchmarks_list)
+
+
+def _cmd_benchmarks_refresh(args) -> None:
+    from healthlab.pipeline import benchmark_source
+
+    version = benchmark_source(
+        args.source,
+        definition=args.definition,
+        as_of_dates=args.as_of,
+        store_path=args.store,
+        version=args.version,
+        engine=args.engine,
+    )
+    print(f"benchmark version {version} written to {args.store}")
+
+
+def _cmd_benchmarks_list(args) -> None:
+    from healthlab.store import Store
+
+    print(Store(args.store).benchmark_versions().to_string(index=False))
+
+
 def _register_notebooks(commands) -> None:
     for name, output, blurb in (
         ("validate", "validation", "survival and regression checks of the score"),
@@ -332,6 +376,7 @@ _COMMANDS = [
     _register_simulate,
     _register_check,
     _register_score,
+    _register_benchmarks,
     _register_notebooks,
     _register_report,
     _register_run,
