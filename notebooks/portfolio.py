@@ -13,7 +13,7 @@
 
 # %% tags=["parameters"]
 store_path = "healthlab.duckdb"
-source_path = "datasets/default_world"
+source_path = "datasets/default"
 as_of = None
 definition_version = None
 source_description = None
