@@ -19,13 +19,17 @@ from healthlab.indices.rollup import (
 __all__ = ["compute_performance", "page_loads_window"]
 
 
-def _page_days(ctx: IndexContext) -> ibis.Table:
-    # page loads rolled up per (account, page, day)
+def _page_days(ctx: IndexContext, by_page: bool) -> ibis.Table:
+    # page loads rolled up per (account, day), or per (account, page, day)
+    # for the per-page figures; the account-level rollup has a few times
+    # fewer rows, so the index itself never groups by page
+    keys = ["account_id", "page", "day"] if by_page else ["account_id", "day"]
+
     def build():
         loads = ctx.table("page_loads")
         return (
             loads.mutate(day=day_number(loads.loaded_at))
-            .group_by("account_id", "page", "day")
+            .group_by(keys)
             .aggregate(
                 load_ms_sum=loads.load_ms.sum(),
                 n_loads=ibis._.count(),
@@ -34,7 +38,7 @@ def _page_days(ctx: IndexContext) -> ibis.Table:
             )
         )
 
-    return ctx.cached("page_days", build)
+    return ctx.cached(f"page_days_{by_page}", build)
 
 
 def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: bool):
@@ -48,7 +52,7 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
     """
     if ctx.table("page_loads") is None:
         return None
-    days = window_join(_page_days(ctx), ctx.as_of, params.window_days)
+    days = window_join(_page_days(ctx, by_page), ctx.as_of, params.window_days)
     keys = ["as_of_day", "account_id"] + (["page"] if by_page else [])
     expr = days.group_by(keys).aggregate(
         load_ms_sum=days.load_ms_sum.sum(),

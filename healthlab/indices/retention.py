@@ -17,6 +17,13 @@ def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
     def build():
         days = user_days(ctx)
         offset = days.day - days.cohort
+        # only the cohort day and the days inside some return window matter
+        ks = params.intervals
+        days = days.filter(
+            (offset == 0)
+            | ((offset >= min(ks)) & (offset < max(ks) + params.activity_days))
+        )
+        offset = days.day - days.cohort
         returns = {
             f"r{k}": ibis.ifelse(
                 (offset >= k) & (offset < k + params.activity_days), 1, 0
