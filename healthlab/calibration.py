@@ -22,7 +22,6 @@ import pandas as pd
 import statsmodels.api as sm
 import yaml
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from healthlab.errors import ParameterError, SmallSampleWarning
 from healthlab.validation.frames import build_horizon_frame, build_intervals
@@ -76,12 +75,16 @@ def _objective(params, x, avail, y, freq, w0, penalty):
     total = np.maximum(avail @ w, 1e-9)
     s = (x @ w) / total
     eta = a + b * s
-    p = expit(eta)
-    nll = np.sum(freq * (np.logaddexp(0.0, eta) - y * eta))
+    # log(1 + e^eta) and the logistic function from one exponential
+    e = np.exp(-np.abs(eta))
+    nll = freq @ (np.maximum(eta, 0.0) + np.log1p(e) - y * eta)
+    p = np.where(eta >= 0.0, 1.0, e) / (1.0 + e)
     resid = freq * (p - y)
-    # d s / d w_i = a_i (x_i - s) / sum(w a)
-    ds = avail * (x - s[:, None] * avail) / total[:, None]
-    grad = np.concatenate([b * (resid @ ds), [resid.sum(), resid @ s]])
+    # d s / d w_i = (x_i - s a_i) / sum(w a), since x_i = 0 where a_i = 0,
+    # so sum_r resid_r ds_r/dw_i takes two matrix-vector products
+    per_total = resid / total
+    grad_w = b * (per_total @ x - (per_total * s) @ avail)
+    grad = np.concatenate([grad_w, [resid.sum(), resid @ s]])
     grad[:k] += 2.0 * penalty * (w - w0)
     return nll + penalty * np.sum((w - w0) ** 2), grad
 
@@ -229,7 +232,11 @@ class WeightCalibrator:
         for _ in range(self.n_boot):
             picked = rng.integers(0, len(uniques), len(uniques))
             freq = np.bincount(picked, minlength=len(uniques))[codes].astype(float)
-            boot = _fit_simplex(x, avail, y, freq, w0, self.shrinkage, params)
+            # rows of accounts not drawn weigh nothing: leave them out
+            drawn = freq > 0
+            boot = _fit_simplex(
+                x[drawn], avail[drawn], y[drawn], freq[drawn], w0, self.shrinkage, params
+            )
             draws.append(100.0 * boot[:k])
         draws = np.array(draws) if draws else np.full((1, k), np.nan)
         self.bootstrap_ = pd.DataFrame(draws, columns=names)
