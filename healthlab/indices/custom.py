@@ -78,7 +78,7 @@ def compute_custom(ctx: IndexContext, params: CustomIndexParams):
             daily = daily.join(
                 lasts.select("account_id", "day", last=lasts.v), ["account_id", "day"]
             )
-        days = window_join(daily, ctx.as_of, params.window_days)
+        days = window_join(daily, ctx, params.window_days)
         if agg == "last":
             rank = ibis.row_number().over(
                 group_by=["as_of_day", "account_id"], order_by=days.day.desc()

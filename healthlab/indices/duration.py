@@ -47,7 +47,7 @@ def compute_duration(ctx: IndexContext, params: DurationParams):
     ``zero_usage``.
     """
     w, h = params.window_days, params.trend_days
-    days = window_join(user_days(ctx), ctx.as_of, w)
+    days = window_join(user_days(ctx), ctx, w)
     hours = days.usage_s / 3600.0
     recent = days.day >= days.as_of_day - h
     earlier = days.day < days.as_of_day - w + h

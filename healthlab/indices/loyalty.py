@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import ibis
 
 from healthlab.indices.params import LoyaltyParams
-from healthlab.indices.rollup import IndexContext, column, reasons, to_long, user_days
+from healthlab.indices.rollup import (
+    IndexContext,
+    column,
+    reasons,
+    to_long,
+    user_days,
+    window_join,
+)
 
 __all__ = ["compute_loyalty"]
+
+# above this many snapshots the per-snapshot filter costs more than it saves
+_MAX_PREFILTER = 64
+
+
+def _is_last_before(days: ibis.Table, t: int, lookback: int, dropout: int):
+    # the user-day is in [t - L, t - D) and the user's next one is not
+    return (
+        (days.day >= t - lookback)
+        & (days.day < t - dropout)
+        & (days.next_day.isnull() | (days.next_day >= t - dropout))
+    )
 
 
 def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
@@ -29,16 +51,21 @@ def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
     """
     lookback, dropout = params.lookback_days, params.dropout_days
     days = user_days(ctx)
-    t = ctx.as_of.as_of_day
     # each base user's last active day before T - D; its next active day
-    # (the first one on or after T - D) says whether the user came back
-    last = days.join(
-        ctx.as_of,
-        [
-            days.day >= t - lookback,
-            days.day < t - dropout,
-            days.next_day.isnull() | (days.next_day >= t - dropout),
-        ],
+    # (the first one on or after T - D) says whether the user came back.
+    # Few user-days are the last before some T - D: keep only those first
+    # (one condition per snapshot), then join them to their snapshots.
+    snapshots = sorted({int(t) for t in ctx.as_of_days})
+    if 0 < len(snapshots) <= _MAX_PREFILTER:
+        days = days.filter(
+            functools.reduce(
+                operator.or_,
+                [_is_last_before(days, t, lookback, dropout) for t in snapshots],
+            )
+        )
+    last = window_join(days, ctx, lookback, dropout)
+    last = last.filter(
+        last.next_day.isnull() | (last.next_day >= last.as_of_day - dropout)
     )
     came_back = last.next_day.notnull() & (last.next_day < last.as_of_day)
     expr = last.group_by("as_of_day", "account_id").aggregate(

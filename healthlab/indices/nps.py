@@ -58,7 +58,7 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
                 )
             ),
         )
-        days = window_join(daily, ctx.as_of, 2 * w)
+        days = window_join(daily, ctx, 2 * w)
         current = days.day >= days.as_of_day - w
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
@@ -81,7 +81,7 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
                 .aggregate(n=ibis._.count())
             ),
         )
-        days = window_join(sent_days, ctx.as_of, w)
+        days = window_join(sent_days, ctx, w)
         sent_frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(sent=days.n.sum())
         )

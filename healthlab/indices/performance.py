@@ -52,7 +52,7 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
     """
     if ctx.table("page_loads") is None:
         return None
-    days = window_join(_page_days(ctx, by_page), ctx.as_of, params.window_days)
+    days = window_join(_page_days(ctx, by_page), ctx, params.window_days)
     keys = ["as_of_day", "account_id"] + (["page"] if by_page else [])
     expr = days.group_by(keys).aggregate(
         load_ms_sum=days.load_ms_sum.sum(),

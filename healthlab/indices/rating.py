@@ -45,7 +45,7 @@ def compute_rating(ctx: IndexContext, params: RatingParams):
                 .aggregate(stars_sum=ratings.stars.sum(), n=ibis._.count())
             ),
         )
-        days = window_join(daily, ctx.as_of, params.window_days)
+        days = window_join(daily, ctx, params.window_days)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
                 stars_sum=days.stars_sum.sum(), n=days.n.sum()

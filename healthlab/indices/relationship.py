@@ -51,7 +51,7 @@ def compute_touchpoints(ctx: IndexContext, params: RelationshipParams):
                 )
             ),
         )
-        days = window_join(daily, ctx.as_of, w)
+        days = window_join(daily, ctx, w)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
                 held=days.held.sum(), cancelled=days.cancelled.sum()
@@ -114,7 +114,7 @@ def compute_rapport(ctx: IndexContext, params: RelationshipParams):
             "rating",
             day=day_number(table.rated_at),
         )
-        days = window_join(rows, ctx.as_of, params.rapport_max_age_days)
+        days = window_join(rows, ctx, params.rapport_max_age_days)
         rank = ibis.row_number().over(
             group_by=["as_of_day", "account_id", "persona"],
             order_by=[days.rated_at.desc(), days.rating.desc()],

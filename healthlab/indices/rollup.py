@@ -58,13 +58,39 @@ class IndexContext:
     skeleton : pandas.DataFrame
         One row per (as_of_day, account_id) present at that snapshot, with
         ``as_of`` (label), ``app_type`` and ``age_days`` (account age at t).
+    as_of_days : tuple of int
+        The snapshot day numbers T, in the order of the as-of labels.
     """
 
     con: object
     tables: dict
     as_of: ibis.Table
     skeleton: pd.DataFrame
+    as_of_days: tuple = ()
     _cache: dict = field(default_factory=dict)
+    _day_maps: dict = field(default_factory=dict)
+
+    def day_map(self, start: int, end: int = 0) -> ibis.Table:
+        """Pairs (``as_of_day``, ``day``) of every day in ``[T - start, T - end)``.
+
+        A table of ``snapshots x (start - end)`` rows: joining a rollup to it
+        on ``day`` is an equi-join with a tiny build side, which engines run
+        as a hash (broadcast) join instead of a range join that sorts the
+        rollup.
+        """
+        key = (start, end)
+        if key not in self._day_maps:
+            snapshots = np.unique(np.asarray(self.as_of_days, dtype="int64"))
+            offsets = np.arange(-start, -end, dtype="int64")
+            self._day_maps[key] = ibis.memtable(
+                pd.DataFrame(
+                    {
+                        "as_of_day": np.repeat(snapshots, len(offsets)),
+                        "day": (snapshots[:, None] + offsets[None, :]).ravel(),
+                    }
+                )
+            )
+        return self._day_maps[key]
 
     def table(self, name: str):
         return self.tables.get(name)
@@ -141,7 +167,7 @@ def build_context(source, as_of_dates) -> IndexContext:
     skeleton["as_of"] = pd.to_datetime(skeleton["as_of"]).astype("datetime64[ns]")
 
     as_of = ibis.memtable(pd.DataFrame({"as_of_day": np.asarray(days, dtype="int64")}))
-    return IndexContext(source.con, tables, as_of, skeleton)
+    return IndexContext(source.con, tables, as_of, skeleton, tuple(days))
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -179,19 +205,14 @@ def user_days(ctx: IndexContext) -> ibis.Table:
     return ctx.cached("user_days", build)
 
 
-def window_join(rollup: ibis.Table, as_of: ibis.Table, start: int, end: int = 0):
+def window_join(rollup: ibis.Table, ctx: IndexContext, start: int, end: int = 0):
     """Rows of `rollup` in the window ``[T - start, T - end)`` of each snapshot.
 
     Returns the rollup columns plus ``as_of_day``; a row appears once per
-    snapshot whose window holds it.
+    snapshot whose window holds it. The join is an equi-join on ``day``
+    with :meth:`IndexContext.day_map`.
     """
-    return rollup.join(
-        as_of,
-        [
-            rollup.day >= as_of.as_of_day - start,
-            rollup.day < as_of.as_of_day - end,
-        ],
-    )
+    return rollup.join(ctx.day_map(start, end), "day")
 
 
 def reasons(conditions: list, codes: list[str], n: int) -> np.ndarray:
