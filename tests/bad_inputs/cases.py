@@ -24,7 +24,6 @@ import pandas as pd
 
 from healthlab.errors import (
     ColumnTypeError,
-    DefinitionError,
     DuplicateKeyError,
     EmptyTableError,
     MissingColumnError,
@@ -35,7 +34,6 @@ from healthlab.errors import (
     TimestampError,
     UnknownAccountError,
 )
-
 
 FIX_ROWS = "fix the export or set drop_invalid_rows in the score definition."
 FIX_TIME = "export timestamps in UTC with their offset, e.g. '2026-01-31T12:00:00Z'."
@@ -490,7 +488,7 @@ DATA_CASES: list[Case] = [
         ),
         {"rapport.persona": 1},
     ),
-    # -- time stamps --------------------------------------------------------------------
+    # -- time stamps ---------------------------------------------------------
     Case(
         "naive-timestamps-parquet",
         _naive("sessions", "started_at"),
