@@ -42,48 +42,31 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
     frame = ctx.skeleton
     responses = ctx.table("nps_responses")
     if responses is not None:
-        daily = ctx.cached(
-            f"nps_days_{params.promoter_min}_{params.detractor_max}",
-            lambda: (
-                responses.mutate(day=day_number(responses.responded_at))
-                .group_by("account_id", "day")
-                .aggregate(
-                    n=ibis._.count(),
-                    promoters=ibis.ifelse(
-                        responses.score >= params.promoter_min, 1, 0
-                    ).sum(),
-                    detractors=ibis.ifelse(
-                        responses.score <= params.detractor_max, 1, 0
-                    ).sum(),
-                )
-            ),
+        rows = responses.select(
+            "account_id",
+            day=day_number(responses.responded_at),
+            promoter=ibis.ifelse(responses.score >= params.promoter_min, 1, 0),
+            detractor=ibis.ifelse(responses.score <= params.detractor_max, 1, 0),
         )
-        days = window_join(daily, ctx, 2 * w)
+        days = window_join(rows, ctx, 2 * w)
         current = days.day >= days.as_of_day - w
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
-                n=days.n.sum(where=current),
-                p=days.promoters.sum(where=current),
-                d=days.detractors.sum(where=current),
-                n_prev=days.n.sum(where=~current),
-                p_prev=days.promoters.sum(where=~current),
-                d_prev=days.detractors.sum(where=~current),
+                n=ibis.ifelse(current, 1, 0).sum(),
+                p=days.promoter.sum(where=current),
+                d=days.detractor.sum(where=current),
+                n_prev=ibis.ifelse(current, 0, 1).sum(),
+                p_prev=days.promoter.sum(where=~current),
+                d_prev=days.detractor.sum(where=~current),
             )
         )
     invitations = ctx.table("nps_invitations")
     sent = np.zeros(len(frame))
     if invitations is not None and "account_id" in invitations.columns:
-        sent_days = ctx.cached(
-            "invitation_days",
-            lambda: (
-                invitations.mutate(day=day_number(invitations.sent_at))
-                .group_by("account_id", "day")
-                .aggregate(n=ibis._.count())
-            ),
-        )
-        days = window_join(sent_days, ctx, w)
+        rows = invitations.select("account_id", day=day_number(invitations.sent_at))
+        days = window_join(rows, ctx, w)
         sent_frame = ctx.execute(
-            days.group_by("as_of_day", "account_id").aggregate(sent=days.n.sum())
+            days.group_by("as_of_day", "account_id").aggregate(sent=days.count())
         )
         sent = column(sent_frame, "sent", 0.0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ibis
 import numpy as np
 
 from healthlab.indices.params import RatingParams
@@ -37,18 +36,12 @@ def compute_rating(ctx: IndexContext, params: RatingParams):
     frame = ctx.skeleton.assign(stars_sum=np.nan, n=0.0)
     ratings = ctx.table("ratings")
     if ratings is not None:
-        daily = ctx.cached(
-            "rating_days",
-            lambda: (
-                ratings.mutate(day=day_number(ratings.rated_at))
-                .group_by("account_id", "day")
-                .aggregate(stars_sum=ratings.stars.sum(), n=ibis._.count())
-            ),
-        )
-        days = window_join(daily, ctx, params.window_days)
+        # small table: join the rows to their snapshots, no rollup
+        rows = ratings.select("account_id", "stars", day=day_number(ratings.rated_at))
+        days = window_join(rows, ctx, params.window_days)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
-                stars_sum=days.stars_sum.sum(), n=days.n.sum()
+                stars_sum=days.stars.sum(), n=days.count()
             )
         )
     count = column(frame, "n", 0.0)

@@ -40,21 +40,12 @@ def compute_touchpoints(ctx: IndexContext, params: RelationshipParams):
     frame = ctx.skeleton
     table = ctx.table("touchpoints")
     if table is not None:
-        daily = ctx.cached(
-            "touchpoint_days",
-            lambda: (
-                table.mutate(day=day_number(table.occurred_at))
-                .group_by("account_id", "day")
-                .aggregate(
-                    held=ibis.ifelse(table.status == "held", 1, 0).sum(),
-                    cancelled=ibis.ifelse(table.status == "cancelled", 1, 0).sum(),
-                )
-            ),
-        )
-        days = window_join(daily, ctx, w)
+        rows = table.select("status", "account_id", day=day_number(table.occurred_at))
+        days = window_join(rows, ctx, w)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
-                held=days.held.sum(), cancelled=days.cancelled.sum()
+                held=ibis.ifelse(days.status == "held", 1, 0).sum(),
+                cancelled=ibis.ifelse(days.status == "cancelled", 1, 0).sum(),
             )
         )
     m = len(frame)

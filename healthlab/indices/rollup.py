@@ -193,12 +193,13 @@ def user_days(ctx: IndexContext) -> ibis.Table:
             .group_by("account_id", "user_id", "day")
             .aggregate(usage_s=sessions.duration_s.sum(), n_sessions=ibis._.count())
         )
-        user = ibis.window(group_by=[daily.account_id, daily.user_id])
+        # one window spec for both columns, so the engine partitions and
+        # sorts the rollup once (the frame is the whole partition)
         timeline = ibis.window(
             group_by=[daily.account_id, daily.user_id], order_by=daily.day
         )
         return daily.mutate(
-            cohort=daily.day.min().over(user),
+            cohort=daily.day.min().over(timeline),
             next_day=daily.day.lead().over(timeline),
         )
 
