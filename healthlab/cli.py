@@ -155,22 +155,26 @@ def _register_score(commands) -> None:
     p.add_argument("--benchmark-version", help="pin a stored benchmark version")
     p.add_argument("--export", help="folder to export the histories to")
     p.add_argument("--export-format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS")
     p.set_defaults(handler=_cmd_score)
 
 
 def _cmd_score(args) -> None:
     from healthlab.pipeline import score_source
+    from healthlab.runner import store_lock
 
-    summary = score_source(
-        args.source,
-        definition=args.definition,
-        as_of_dates=args.as_of,
-        store_path=args.store,
-        benchmark_version=args.benchmark_version,
-        engine=args.engine,
-        export=args.export,
-        export_format=args.export_format,
-    )
+    # the same run lock as `healthlab run`: one job at a time per store
+    with store_lock(args.store, timeout=args.lock_timeout):
+        summary = score_source(
+            args.source,
+            definition=args.definition,
+            as_of_dates=args.as_of,
+            store_path=args.store,
+            benchmark_version=args.benchmark_version,
+            engine=args.engine,
+            export=args.export,
+            export_format=args.export_format,
+        )
     print(summary)
 
 

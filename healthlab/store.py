@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from pathlib import Path
 
 import duckdb
@@ -168,7 +169,22 @@ class Store:
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False):
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        # DuckDB refuses a second process while one holds the file (a reader
+        # during another's write, or the reverse): wait for it like the lock
+        deadline = time.monotonic() + max(self._lock.timeout, 0)
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeoutError(
+                        f"Store {str(self.path)!r} is held by another process for "
+                        f"more than {self._lock.timeout:g} s; wait for it to finish."
+                    ) from exc
+                time.sleep(0.05)
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con
