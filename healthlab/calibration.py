@@ -72,19 +72,22 @@ def _objective(params, x, avail, y, freq, w0, penalty):
     # negative log-likelihood of churn ~ a + b * score(w), plus the L2 pull
     k = x.shape[1]
     w, a, b = params[:k], params[k], params[k + 1]
-    total = np.maximum(avail @ w, 1e-9)
-    s = (x @ w) / total
+    # einsum rather than BLAS: threaded BLAS on these thin products is slower
+    total = np.maximum(np.einsum("ij,j->i", avail, w), 1e-9)
+    s = np.einsum("ij,j->i", x, w) / total
     eta = a + b * s
     # log(1 + e^eta) and the logistic function from one exponential
     e = np.exp(-np.abs(eta))
-    nll = freq @ (np.maximum(eta, 0.0) + np.log1p(e) - y * eta)
+    nll = np.einsum("i,i->", freq, np.maximum(eta, 0.0) + np.log1p(e) - y * eta)
     p = np.where(eta >= 0.0, 1.0, e) / (1.0 + e)
     resid = freq * (p - y)
     # d s / d w_i = (x_i - s a_i) / sum(w a), since x_i = 0 where a_i = 0,
     # so sum_r resid_r ds_r/dw_i takes two matrix-vector products
     per_total = resid / total
-    grad_w = b * (per_total @ x - (per_total * s) @ avail)
-    grad = np.concatenate([grad_w, [resid.sum(), resid @ s]])
+    grad_w = b * (
+        np.einsum("i,ij->j", per_total, x) - np.einsum("i,ij->j", per_total * s, avail)
+    )
+    grad = np.concatenate([grad_w, [resid.sum(), np.einsum("i,i->", resid, s)]])
     grad[:k] += 2.0 * penalty * (w - w0)
     return nll + penalty * np.sum((w - w0) ** 2), grad
 
@@ -235,7 +238,13 @@ class WeightCalibrator:
             # rows of accounts not drawn weigh nothing: leave them out
             drawn = freq > 0
             boot = _fit_simplex(
-                x[drawn], avail[drawn], y[drawn], freq[drawn], w0, self.shrinkage, params
+                x[drawn],
+                avail[drawn],
+                y[drawn],
+                freq[drawn],
+                w0,
+                self.shrinkage,
+                params,
             )
             draws.append(100.0 * boot[:k])
         draws = np.array(draws) if draws else np.full((1, k), np.nan)
