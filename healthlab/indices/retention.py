@@ -32,8 +32,8 @@ def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
         }
         return days.group_by("account_id", "user_id", "cohort").aggregate(**returns)
 
-    key = f"user_returns_{params.intervals}_{params.activity_days}"
-    return ctx.cached(key, build)
+    # used by one query only: left to the engine to plan, not materialised
+    return build()
 
 
 def compute_retention(ctx: IndexContext, params: RetentionParams):

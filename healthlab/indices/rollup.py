@@ -180,7 +180,7 @@ def _utc(values: pd.Series) -> pd.Series:
 def user_days(ctx: IndexContext) -> ibis.Table:
     """Sessions rolled up per (account, user, day), with each user's timeline.
 
-    Columns: ``usage_s`` (summed duration), ``n_sessions``, ``cohort`` (the
+    Columns: ``usage_s`` (summed duration), ``cohort`` (the
     user's first active day) and ``next_day`` (the user's next active day,
     null on the last one). The two window columns let retention and
     loyalty avoid re-joining the rollup to itself.
@@ -191,7 +191,7 @@ def user_days(ctx: IndexContext) -> ibis.Table:
         daily = (
             sessions.mutate(day=day_number(sessions.started_at))
             .group_by("account_id", "user_id", "day")
-            .aggregate(usage_s=sessions.duration_s.sum(), n_sessions=ibis._.count())
+            .aggregate(usage_s=sessions.duration_s.sum())
         )
         # one window spec for both columns, so the engine partitions and
         # sorts the rollup once (the frame is the whole partition)
