@@ -216,17 +216,16 @@ def percentile_from_quantiles(quantiles, values) -> np.ndarray:
     return np.where(invalid, np.nan, out)
 
 
-def _quantile_rows(frame: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
-    # 101 linear quantiles of `value` within each group, vectorised over groups
-    data = frame.loc[frame["value"].notna(), [*group_cols, "value"]]
-    data = data.sort_values([*group_cols, "value"], kind="mergesort")
-    sizes = data.groupby(group_cols, sort=True, observed=True).size()
-    if sizes.empty:
-        return pd.DataFrame(columns=[*group_cols, "quantile", "value"])
-    means = data.groupby(group_cols, sort=True, observed=True)["value"].mean()
-    starts = np.concatenate([[0], np.cumsum(sizes.to_numpy())[:-1]])
-    n = sizes.to_numpy()
-    values = data["value"].to_numpy()
+def _group_quantiles(
+    codes: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # 101 linear quantiles of `values` within each integer group code
+    order = np.lexsort((values, codes))
+    codes, values = codes[order], values[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    n = np.diff(np.r_[starts, codes.size])
+    # the same compensated group mean as pandas, summed in sorted order
+    means = pd.Series(values).groupby(codes, sort=True).mean().to_numpy()
 
     # position of quantile k in a group of n sorted values: k/100 * (n - 1)
     pos = (n[:, None] - 1) * (QUANTILES[None, :] / 100.0)
@@ -236,13 +235,115 @@ def _quantile_rows(frame: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
     v_lo = values[starts[:, None] + base]
     v_hi = values[starts[:, None] + upper]
     quant = v_lo + frac * (v_hi - v_lo)
+    return order[starts], n, means, quant
 
-    keys = sizes.index.to_frame(index=False)
-    out = keys.loc[keys.index.repeat(QUANTILES.size)].reset_index(drop=True)
-    out["quantile"] = np.tile(QUANTILES, len(keys))
-    out["value"] = quant.ravel()
-    out["member_count"] = np.repeat(n, QUANTILES.size).astype(np.int64)
-    out["member_mean"] = np.repeat(means.to_numpy(), QUANTILES.size)
+
+def _combine_codes(columns: list[np.ndarray]) -> np.ndarray:
+    # one int64 code per distinct combination of non-negative integer codes
+    out = np.zeros(columns[0].size if columns else 0, dtype=np.int64)
+    for col in columns:
+        out = out * (int(col.max(initial=0)) + 1) + col
+    return out
+
+
+def _benchmark_groups(
+    raw: pd.DataFrame,
+    accounts: pd.DataFrame,
+    *,
+    peer_levels: Sequence[Sequence[str]],
+    min_group_size: int,
+    within: dict[str, Sequence[str]] | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    # one row per stored group (keys, member_count, member_mean, quantile=0)
+    # and its 101 quantiles, in BENCHMARK_COLUMNS order
+    within = dict(within or {})
+    _require(accounts, ["account_id", *{k for lv in peer_levels for k in lv}])
+    _require(raw, ["account_id", "as_of", "index", "metric", "value"])
+    keys = sorted({k for lv in peer_levels for k in lv})
+    data = raw[["account_id", "as_of", "index", "metric", "value"]].merge(
+        accounts[["account_id", *keys]], on="account_id", how="inner"
+    )
+    data = data[data["value"].notna()].reset_index(drop=True)
+    values = data["value"].to_numpy(dtype=float)
+    codes = {
+        col: pd.factorize(data[col], use_na_sentinel=False)[0].astype(np.int64)
+        for col in ["as_of", "index", "metric", *keys]
+    }
+    index_names, index_codes = np.unique(
+        data["index"].to_numpy(dtype=object).astype(str), return_inverse=True
+    )
+    groups, quants = [], []
+    for position, index_name in enumerate(index_names):
+        rows = np.flatnonzero(index_codes == position)
+        levels = _levels_for(index_name, peer_levels, within)
+        for i, level in enumerate(levels):
+            level = list(level)
+            group = _combine_codes(
+                [codes[c][rows] for c in ["as_of", "metric", *level]]
+            )
+            first, n, means, quant = _group_quantiles(group, values[rows])
+            if i < len(levels) - 1:
+                keep = n >= min_group_size
+                first, n, means, quant = first[keep], n[keep], means[keep], quant[keep]
+            members = data.iloc[rows[first]]
+            frame = pd.DataFrame(
+                {
+                    "as_of": members["as_of"].to_numpy(),
+                    "index": members["index"].to_numpy(dtype=object),
+                    "metric": members["metric"].to_numpy(dtype=object),
+                    "peer_level": format_peer_level(level),
+                    "peer_group": format_peer_group(members, level).to_numpy(),
+                    "quantile": 0,
+                    "member_count": n.astype(np.int64),
+                    "member_mean": means,
+                }
+            )
+            if len(frame):
+                groups.append(frame)
+                quants.append(quant)
+    if not groups:
+        empty = pd.DataFrame(columns=[c for c in BENCHMARK_COLUMNS if c != "value"])
+        return empty, np.empty((0, QUANTILES.size))
+    return pd.concat(groups, ignore_index=True), np.concatenate(quants)
+
+
+def _expand_groups(
+    groups: pd.DataFrame, quants: np.ndarray, source_period: str | None
+) -> pd.DataFrame:
+    # sort the groups and write one row per group and quantile, typed
+    as_of = pd.to_datetime(groups["as_of"]).astype("datetime64[ns]")
+    groups = groups.assign(as_of=as_of, _row=np.arange(len(groups)))
+    order = ["as_of", "index", "metric", "peer_level", "peer_group"]
+    groups = groups.sort_values(order, kind="mergesort")
+    quants = quants[groups["_row"].to_numpy()]
+    if source_period is None:
+        days = groups["as_of"].drop_duplicates()
+        text = "before " + (days + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+        labels = dict(zip(days, text + " 00:00 UTC", strict=True))
+        period = groups["as_of"].map(labels).to_numpy()
+    else:
+        period = np.full(len(groups), source_period, dtype=object)
+    size = QUANTILES.size
+    out = pd.DataFrame(
+        {
+            "as_of": np.repeat(groups["as_of"].to_numpy(), size),
+            **{
+                col: np.repeat(groups[col].to_numpy(dtype=object), size)
+                for col in ("index", "metric", "peer_level", "peer_group")
+            },
+            "quantile": np.tile(QUANTILES, len(groups)).astype(np.int64),
+            "value": quants.ravel().astype(np.float64),
+            "member_count": np.repeat(
+                groups["member_count"].to_numpy(dtype=np.int64), size
+            ),
+            "member_mean": np.repeat(
+                groups["member_mean"].to_numpy(dtype=np.float64), size
+            ),
+            "source_period": np.repeat(period.astype(object), size),
+        },
+        columns=BENCHMARK_COLUMNS,
+    )
+    out["as_of"] = out["as_of"].astype("datetime64[ns]")
     return out
 
 
@@ -284,41 +385,18 @@ def build_benchmarks(
     For each level a group is stored when it has at least `min_group_size`
     members, or always at the last level allowed for the index, so that
     every account with a value finds a group. An account is served by the
-    first level (most specific) whose group of it is stored.
+    first level (most specific) whose group of it is stored. Groups are
+    formed on integer codes of the keys and their quantiles computed for
+    all groups at once from one sort.
     """
-    within = dict(within or {})
-    _require(accounts, ["account_id", *{k for lv in peer_levels for k in lv}])
-    _require(raw, ["account_id", "as_of", "index", "metric", "value"])
-    keys = sorted({k for lv in peer_levels for k in lv})
-    data = raw[["account_id", "as_of", "index", "metric", "value"]].merge(
-        accounts[["account_id", *keys]], on="account_id", how="inner"
+    groups, quants = _benchmark_groups(
+        raw,
+        accounts,
+        peer_levels=peer_levels,
+        min_group_size=min_group_size,
+        within=within,
     )
-    data = data[data["value"].notna()]
-    pieces = []
-    for index_name, part in data.groupby("index", sort=True):
-        levels = _levels_for(index_name, peer_levels, within)
-        for i, level in enumerate(levels):
-            level = list(level)
-            frame = part.assign(
-                peer_level=format_peer_level(level),
-                peer_group=format_peer_group(part, level),
-            )
-            rows = _quantile_rows(frame, ["as_of", "index", "metric", "peer_group"])
-            rows["peer_level"] = format_peer_level(level)
-            if i < len(levels) - 1:
-                rows = rows[rows["member_count"] >= min_group_size]
-            pieces.append(rows)
-    if not pieces:
-        out = pd.DataFrame(columns=BENCHMARK_COLUMNS)
-    else:
-        out = pd.concat(pieces, ignore_index=True)
-    instants = pd.to_datetime(out["as_of"]) + pd.Timedelta(days=1)
-    out["source_period"] = (
-        source_period
-        if source_period is not None
-        else "before " + instants.dt.strftime("%Y-%m-%d") + " 00:00 UTC"
-    )
-    return _tidy(out)
+    return _expand_groups(groups, quants, source_period)
 
 
 def _levels_for(index_name, peer_levels, within):
@@ -330,19 +408,6 @@ def _levels_for(index_name, peer_levels, within):
             f"levels are {[list(lv) for lv in peer_levels]}."
         )
     return levels
-
-
-def _tidy(out: pd.DataFrame) -> pd.DataFrame:
-    out = out.reindex(columns=BENCHMARK_COLUMNS)
-    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
-    for col in ("index", "metric", "peer_level", "peer_group", "source_period"):
-        out[col] = out[col].astype(object)
-    out["quantile"] = out["quantile"].astype(np.int64)
-    out["member_count"] = out["member_count"].astype(np.int64)
-    out["value"] = out["value"].astype(np.float64)
-    out["member_mean"] = out["member_mean"].astype(np.float64)
-    order = ["as_of", "index", "metric", "peer_level", "peer_group", "quantile"]
-    return out.sort_values(order, kind="mergesort").reset_index(drop=True)
 
 
 def assign_peer_groups(
@@ -616,7 +681,9 @@ def build_definition_benchmarks(
         within=dict(definition.peer_groups.within),
         source_period=source_period,
     )
-    first = build_benchmarks(ranked, accounts, **options)
+    source_period = options.pop("source_period")
+    first, first_q = _benchmark_groups(ranked, accounts, **options)
+    # the groups' quantile-0 rows carry the member means shrinkage needs
     shrunk = shrink_ratings(
         raw,
         accounts,
@@ -624,5 +691,11 @@ def build_definition_benchmarks(
         peer_levels=definition.peer_groups.levels,
         prior_ratings=definition.index_params.rating.prior_ratings,
     )
-    second = build_benchmarks(shrunk, accounts, **options)
-    return _tidy(pd.concat([first, second], ignore_index=True))
+    second, second_q = _benchmark_groups(shrunk, accounts, **options)
+    parts = [(g, q) for g, q in ((first, first_q), (second, second_q)) if len(g)]
+    if len(parts) == 2:
+        groups = pd.concat([first, second], ignore_index=True)
+        quants = np.concatenate([first_q, second_q])
+    else:
+        groups, quants = parts[0] if parts else (first, first_q)
+    return _expand_groups(groups, quants, source_period)
