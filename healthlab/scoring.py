@@ -93,8 +93,7 @@ def compute_metric_percentiles(
     )
     rows = pd.concat([raw[RAW_COLUMNS], shrunk[RAW_COLUMNS]], ignore_index=True)
     rows = rows.merge(accounts[["account_id", *keys]], on="account_id", how="left")
-    pairs = list(zip(rows["index"], rows["metric"], strict=True))
-    ranked = np.array([p in directions for p in pairs], dtype=bool)
+    ranked = _map_pairs(rows, {p: True for p in directions}, False).astype(bool)
     rows["percentile"] = np.nan
     rows["peer_level"] = None
     rows["peer_group"] = None
@@ -129,15 +128,19 @@ def compute_metric_percentiles(
         ]
         or [np.empty(0)]
     )
-    lower = np.array(
-        [
-            directions[(i, m)] == "lower"
-            for i, m in zip(have["index"], have["metric"], strict=True)
-        ],
-        dtype=bool,
-    )
+    lower = _map_pairs(
+        have, {p: d == "lower" for p, d in directions.items()}, False
+    ).astype(bool)
     rows.loc[have.index, "percentile"] = np.where(lower, 100.0 - pct, pct)
     return rows.drop(columns=keys)
+
+
+def _map_pairs(frame: pd.DataFrame, mapping: dict, default) -> np.ndarray:
+    # mapping[(index, metric)] of every row, looked up once per distinct pair
+    pairs = frame[["index", "metric"]]
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
+    table = np.array([mapping.get(tuple(u), default) for u in uniques] + [default])
+    return table[codes]
 
 
 def compute_index_values(metrics: pd.DataFrame, definition) -> pd.DataFrame:
@@ -160,9 +163,8 @@ def compute_index_values(metrics: pd.DataFrame, definition) -> pd.DataFrame:
         sel = (m["index"] == name) & (m["metric"] == "value")
         scaled = (m.loc[sel, "value"] - custom.worst) / (custom.best - custom.worst)
         m.loc[sel, "percentile"] = (100.0 * scaled).clip(0.0, 100.0)
-    m["mix"] = [
-        mix.get(i, {}).get(k, 0.0) for i, k in zip(m["index"], m["metric"], strict=True)
-    ]
+    mixes = {(i, k): w for i, parts in mix.items() for k, w in parts.items()}
+    m["mix"] = _map_pairs(m, mixes, 0.0).astype(float)
     m = m.sort_values(
         ["account_id", "as_of", "index", "mix", "metric"],
         ascending=[True, True, True, False, True],
