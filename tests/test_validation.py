@@ -388,6 +388,20 @@ def test_plots_return_figures(world):
     assert all(len(fig.axes) == 1 for fig in figures)
 
 
+def test_km_curves_use_the_portfolio_category_colours(world):
+    from matplotlib.colors import to_hex
+
+    wide, _, churn, end, _ = world
+    ax = plot_km(fit_landmark_km(wide, churn, end)).axes[0]
+    # the colour-blind-safe palette of the portfolio report (Paul Tol)
+    expected = {"Strong": "#004488", "Moderate": "#ddaa33", "Weak": "#bb5566"}
+    got = {
+        line.get_label().split(" (")[0]: to_hex(line.get_color())
+        for line in ax.get_lines()
+    }
+    assert got == expected
+
+
 def test_score_cox_adjusts_for_account_age(world):
     wide, _, churn, end, _ = world
     aged = wide.assign(

@@ -12,6 +12,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
+from healthlab.figures import category_colors
+
 __all__ = [
     "plot_calibration",
     "plot_hazard_ratios",
@@ -27,10 +29,16 @@ def _figure(width=7.0, height=4.2):
 
 
 def plot_km(km, title: str | None = None) -> Figure:
-    """Kaplan-Meier curves by category with 95% bands, from a LandmarkKM."""
+    """Kaplan-Meier curves by category with 95% bands, from a LandmarkKM.
+
+    Categories (best first) take :func:`healthlab.figures.category_colors`,
+    the colours of the portfolio report.
+    """
     fig, ax = _figure()
-    colors = sns.blend_palette(["#1a9850", "#e69f00", "#d73027"], len(km.order))
-    for color, category in zip(colors, km.order, strict=True):
+    # the portfolio report's colour-blind-safe category colours
+    colors = category_colors(km.order)
+    for category in km.order:
+        color = colors[category]
         curve = km.curves.loc[km.curves["category"] == category]
         n = int((km.accounts["category"] == category).sum())
         ax.step(
