@@ -15,6 +15,7 @@ examples follow from the base world in :mod:`bad_inputs.world` and the edit.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,20 @@ DATA_CASES: list[Case] = [
         "holds string ids (examples: [4]); export account ids with one type in "
         "every table.",
     ),
+    Case(
+        "wrong-dtype-epoch-seconds",
+        _replace("accounts", created_at=[1735689600] * 4),
+        ColumnTypeError,
+        "accounts.created_at: 4 rows have int64 values where the contract "
+        f"expects a time-zone-aware timestamp (examples: [1735689600]); {FIX_TYPE}",
+    ),
+    Case(
+        "wrong-dtype-dates-not-instants",
+        _replace("accounts", created_at=[dt.date(2025, 1, 1)] * 4),
+        ColumnTypeError,
+        "accounts.created_at: 4 rows have date values where the contract "
+        f"expects a time-zone-aware timestamp (examples: ['2025-01-01']); {FIX_TYPE}",
+    ),
     # -- empty tables ------------------------------------------------------------
     Case(
         "empty-accounts",
@@ -262,6 +277,16 @@ DATA_CASES: list[Case] = [
         EmptyTableError,
         "sessions: table has 0 rows; the contract requires at least one row.",
         csv=("sessions",),
+    ),
+    Case("empty-optional-ratings-csv-header-only", _empty("ratings"), csv=("ratings",)),
+    Case(
+        "empty-csv-file",
+        _noop,
+        MissingColumnError,
+        "ratings.account_id: required column is missing (columns found: "
+        f"['column0']); {FIX_COL}",
+        csv=("ratings",),
+        raw=lambda root: (root / "ratings.csv").write_bytes(b""),
     ),
     # -- all-null columns --------------------------------------------------------
     Case(
@@ -351,6 +376,15 @@ DATA_CASES: list[Case] = [
         NullValueError,
         _row("rapport.rating", 1, "null or NaN values", "['a2']", "accounts"),
         {"rapport.rating": 1},
+    ),
+    Case(
+        "nan-text-in-csv",
+        _noop,
+        NullValueError,
+        _row("sessions.duration_s", 1, "null or NaN values", "['a1']", "accounts"),
+        {"sessions.duration_s": 1},
+        csv=("sessions",),
+        raw=_csv_text("sessions", ",60.0", ",NaN"),
     ),
     # -- durations and other bounds ----------------------------------------------
     Case(
@@ -609,6 +643,15 @@ DATA_CASES: list[Case] = [
         {"sessions.user_id": 1},
     ),
     # -- CSV files ----------------------------------------------------------------
+    Case(
+        "csv-with-byte-order-mark-and-crlf",
+        _noop,
+        csv=("ratings",),
+        raw=lambda root: (root / "ratings.csv").write_bytes(
+            b"\xef\xbb\xbf"
+            + (root / "ratings.csv").read_bytes().replace(b"\n", b"\r\n")
+        ),
+    ),
     Case(
         "non-utf8-csv",
         _noop,
