@@ -2,21 +2,29 @@
 
 Cost model
 ----------
-Event tables are scanned once. Each becomes a compact daily rollup, e.g.
-sessions become one row per (account, user, UTC day) with summed duration,
-session count and the user's timeline (first active day, next active day);
-page loads one row per (account, page, day). The rollup is materialised (a
-temporary table on DuckDB, a cached DataFrame on Spark) and every snapshot
-and window is derived from it by joining a tiny as-of table on half-open
-day ranges. The cost is one pass over the events, O(E), plus
-O(R x w / s) for a rollup of R rows, windows of w days and snapshots s days
-apart: monthly snapshots read each row of a 30-day window about once.
-Loyalty reads only each user's last active day before ``T - 30d`` (one row
-per base user and snapshot) and retention one row per user, so neither
-multiplies the rollup by its 120- or 180-day look-back. The cost grows
-linearly with events and with the number of snapshots, and the events are
-never rescanned per snapshot. Ibis compiles about fifteen queries per call,
-a fixed cost of a second or two that dominates small inputs.
+Each event table is scanned once. Sessions, the big table, become one row
+per (account, user, UTC day) with summed duration and the user's timeline
+(first active day, next active day), computed with one window spec so the
+engine partitions and sorts the rollup once. That rollup is materialised (a
+temporary table on DuckDB, a cached DataFrame on Spark) and shared by
+duration, retention and loyalty. The other tables (page loads, ratings,
+NPS, touchpoints, rapport, custom metrics) are read by one query each that
+joins their rows straight to their snapshots and sums per (snapshot,
+account), with no intermediate rollup.
+
+Snapshots and windows come from an equi-join on the day number with a
+day map of (snapshot, day) pairs, ``snapshots x window days`` rows
+(:meth:`IndexContext.day_map`): a hash join with a tiny build side, not a
+range join that would sort the rollup. The cost is one pass over the
+events, O(E), plus O(R x w / s) for R rolled-up rows, windows of w days and
+snapshots s days apart: monthly snapshots touch each row of a 30-day window
+about once. Loyalty first keeps only the user-days that are a user's last
+before some cut-off ``T - 30d`` (one condition per snapshot, a vectorised
+filter), and retention reads one row per user, so neither multiplies the
+rollup by its 120- or 180-day look-back. The cost grows linearly with
+events and with the number of snapshots, and the events are never rescanned
+per snapshot. A call runs about a dozen queries, a fixed cost that
+dominates inputs under a million sessions.
 
 Days are integer UTC day numbers, ``floor(epoch seconds / 86400)``. An as-of
 label d is taken at t = d + 1 day 00:00 UTC (:mod:`healthlab.asof`), so the
