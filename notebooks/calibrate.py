@@ -5,31 +5,22 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
-# # Calibrating the score's weights
-#
-# Fits non-negative index weights summing to 100 that best predict churn
-# within a horizon after each snapshot, pulled toward the current weights,
-# with account-level bootstrap intervals. The fitted weights are then
-# compared with the current and equal weights on later, out-of-time
-# snapshots, and a proposed definition file is written with its diff.
-#
-# Adopt a new definition deliberately and then leave it unchanged for some
-# weeks: every change moves scores and can fire alerts by itself.
-
 # %%
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
 from healthlab import calibration as hc
+from healthlab import report_html, reports
 from healthlab import validation as hv
 from healthlab.definition import DEFAULT_DEFINITION_PATH
 from healthlab.errors import ParameterError
@@ -49,6 +40,26 @@ n_boot = 200
 data_end = None
 output_dir = "."
 engine = "duckdb"
+
+# %%
+facts = reports.report_facts(
+    store_path,
+    source_path,
+    as_of=as_of_end,
+    definition_version=definition_version,
+    engine=engine,
+)
+display(HTML(report_html.render_header("Calibrating the score's weights", **facts)))
+
+# %% [markdown]
+# Fits non-negative index weights summing to 100 that best predict churn
+# within a horizon after each snapshot, pulled toward the current weights,
+# with account-level bootstrap intervals. The fitted weights are then
+# compared with the current and equal weights on later, out-of-time
+# snapshots, and a proposed definition file is written with its diff.
+#
+# Adopt a new definition deliberately and then leave it unchanged for some
+# weeks: every change moves scores and can fire alerts by itself.
 
 # %%
 inputs = hv.load_validation_inputs(

@@ -5,27 +5,21 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
 #     name: python3
 # ---
 
-# %% [markdown]
-# # Does the health score track churn?
-#
-# This notebook validates a stored score history against the churn that
-# followed it. Every test honours the point-in-time rule: the score of a
-# snapshot taken at instant *t* only explains what happens after *t*, and a
-# churn horizon that reaches past the end of the data is left out rather than
-# counted as survival.
-
 # %%
 import json
 from pathlib import Path
 
-from IPython.display import display
+from IPython.display import HTML, display
 
+from healthlab import report_html, reports
 from healthlab import validation as hv
 from healthlab.reports import figure_image
 
@@ -40,6 +34,23 @@ horizon_days = 90
 data_end = None
 output_dir = "."
 engine = "duckdb"
+
+# %%
+facts = reports.report_facts(
+    store_path,
+    source_path,
+    as_of=as_of_end,
+    definition_version=definition_version,
+    engine=engine,
+)
+display(HTML(report_html.render_header("Does the health score track churn?", **facts)))
+
+# %% [markdown]
+# This notebook validates a stored score history against the churn that
+# followed it. Every test honours the point-in-time rule: the score of a
+# snapshot taken at instant *t* only explains what happens after *t*, and a
+# churn horizon that reaches past the end of the data is left out rather than
+# counted as survival.
 
 # %%
 inputs = hv.load_validation_inputs(
