@@ -205,7 +205,8 @@ def execute_notebook(
     title : str, optional
         Title of the HTML page; default the output name.
     cwd : str or path-like, optional
-        Working directory of the kernel; default `out_dir`.
+        Working directory of the kernel; default a temporary folder whose
+        files join the outputs in `out_dir` only when the run succeeds.
     kernel_name : str, default "python3"
         Jupyter kernel executing the notebook.
     timeout : float or None, default 600
@@ -259,7 +260,7 @@ def execute_notebook(
                     parameters=params,
                     kernel_name=kernel_name,
                     language="python",
-                    cwd=str(cwd if cwd is not None else out_dir),
+                    cwd=str(cwd if cwd is not None else work),
                     progress_bar=progress,
                     execution_timeout=timeout,
                 )
@@ -270,6 +271,13 @@ def execute_notebook(
 
         export_html(executed, html, title=title or name)
         final_nb, final_html = out_dir / executed.name, out_dir / html.name
+        # files the notebook wrote beside itself (summaries, proposals) are
+        # published with it; the HTML page goes last
+        for extra in sorted(set(work.iterdir()) - {executed, html}):
+            target = out_dir / extra.name
+            if extra.is_dir() and target.is_dir():
+                shutil.rmtree(target)
+            os.replace(extra, target)
         os.replace(executed, final_nb)
         os.replace(html, final_html)
     finally:

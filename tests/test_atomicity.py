@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 from healthlab import notebooks, reports
 from healthlab.cli import main
-from healthlab.errors import LockTimeoutError
+from healthlab.errors import LockTimeoutError, NotebookExecutionError
 from healthlab.store import SCHEMA, Store
 
 pytestmark = pytest.mark.timeout(300)
@@ -167,15 +168,24 @@ def test_failure_midway_through_write_benchmarks(seeded, monkeypatch):
 
 
 def _tiny_notebook(path: Path) -> Path:
+    """Writes summary.json beside itself, then fails when asked to."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    params = nbformat.v4.new_code_cell("label = 'first'")
+    params = nbformat.v4.new_code_cell("label = 'first'\nfail = False")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print('LABEL', label)")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n"
+            "Path('summary.json').write_text('{\"label\": \"%s\"}' % label)\n"
+            "print('LABEL', label)"
+        ),
+        nbformat.v4.new_code_cell("if fail:\n    raise RuntimeError('late failure')"),
+    ]
     nbformat.write(nb, path)
     return path
 
@@ -184,9 +194,19 @@ def _tiny_notebook(path: Path) -> Path:
 def test_failure_midway_through_execute_notebook(tmp_path, monkeypatch):
     source = _tiny_notebook(tmp_path / "tiny.ipynb")
     out = tmp_path / "reports"
-    first = notebooks.execute_notebook(source, {"label": "first"}, out)
+    notebooks.execute_notebook(source, {"label": "first"}, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["summary.json", "tiny.html", "tiny.ipynb"]
+    assert before["summary.json"] == b'{"label": "first"}'
     assert b"LABEL first" in before["tiny.html"]
+
+    # a cell fails after the notebook wrote its summary: nothing is published
+    with pytest.raises(NotebookExecutionError, match="late failure"):
+        notebooks.execute_notebook(source, {"label": "second", "fail": True}, out)
+    shutil.rmtree(out / "failed")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    # the HTML export fails halfway through writing its page
     real = notebooks.export_html
 
     def export_half_then_fail(executed, html, **kwargs):
@@ -196,10 +216,14 @@ def test_failure_midway_through_execute_notebook(tmp_path, monkeypatch):
 
     monkeypatch.setattr(notebooks, "export_html", export_half_then_fail)
     with pytest.raises(OSError, match="no space left"):
-        notebooks.execute_notebook(source, {"label": "second"}, out)
-
+        notebooks.execute_notebook(source, {"label": "third"}, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(before) == sorted([first.notebook_path.name, first.html_path.name])
+
+    # a run that succeeds publishes its summary with its page
+    monkeypatch.undo()
+    notebooks.execute_notebook(source, {"label": "fourth"}, out)
+    assert (out / "summary.json").read_text() == '{"label": "fourth"}'
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)
 
 
 def test_failure_midway_through_the_report_index(tmp_path, monkeypatch):
