@@ -30,22 +30,34 @@ class RunTimings:
     """Wall time of each step of a run, in seconds, in the order run."""
 
     steps: list[tuple[str, float]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    wall: float | None = None
 
     def run(self, name: str, step: Callable[[], object]) -> object:
         """Run `step`, log its start and record its duration under `name`."""
         logger.info("[%d] %s ...", len(self.steps) + 1, name)
         started = time.perf_counter()
         result = step()
-        elapsed = time.perf_counter() - started
-        self.steps.append((name, elapsed))
-        logger.info("    %s done in %.1f s", name, elapsed)
+        self.add(name, time.perf_counter() - started)
         return result
+
+    def add(self, name: str, seconds: float) -> None:
+        """Record a step run elsewhere (alongside others) under `name`."""
+        self.steps.append((name, seconds))
+        logger.info("    %s done in %.1f s", name, seconds)
+
+    def stop(self) -> None:
+        """Record the wall time since the timings started."""
+        self.wall = time.perf_counter() - self.started
 
     def __str__(self) -> str:
         width = max((len(n) for n, _ in self.steps), default=4)
+        width = max(width, len("total (wall clock)"))
         lines = [f"{name:<{width}}  {sec:7.1f} s" for name, sec in self.steps]
         total = sum(sec for _, sec in self.steps)
-        lines.append(f"{'total':<{width}}  {total:7.1f} s")
+        lines.append(f"{'total of the steps':<{width}}  {total:7.1f} s")
+        if self.wall is not None:
+            lines.append(f"{'total (wall clock)':<{width}}  {self.wall:7.1f} s")
         return "\n".join(lines)
 
 
@@ -129,7 +141,10 @@ def run_all(
     -----
     Re-running for the same as-of date replaces that date's scores and
     reports (idempotent); each report is written to a temporary folder and
-    moved into place only when complete.
+    moved into place only when complete. The calibration notebook runs in a
+    second process alongside validation and the portfolio report (it only
+    reads the store), so the steps' times add up to more than the wall
+    time, which is printed too.
     """
     import json
 
@@ -175,50 +190,75 @@ def run_all(
         }
         reports = []
         validation_summary = None
-        if validate:
-            run = timings.run(
-                "validate (notebook)",
-                lambda: execute_notebook(
-                    "validate",
-                    common,
-                    out_dir,
-                    output_name="validation",
-                    title=f"Score validation {label}",
-                ),
-            )
-            reports.append(run.html)
-            summary_file = out_dir / "validation_summary.json"
-            if summary_file.exists():
-                validation_summary = json.loads(summary_file.read_text())
+        calibration = None
         if calibrate:
+            # the calibration notebook runs in a second process alongside
+            # validation and the portfolio report, which do not need it
+            calibration = _start_notebook(
+                "calibrate",
+                {**common, "n_boot": n_boot},
+                out_dir,
+                output_name="calibration",
+                title=f"Weight calibration {label}",
+            )
+        try:
+            if validate:
+                run = timings.run(
+                    "validate (notebook)",
+                    lambda: execute_notebook(
+                        "validate",
+                        common,
+                        out_dir,
+                        output_name="validation",
+                        title=f"Score validation {label}",
+                    ),
+                )
+                reports.append(run.html)
+                summary_file = out_dir / "validation_summary.json"
+                if summary_file.exists():
+                    validation_summary = json.loads(summary_file.read_text())
             run = timings.run(
-                "calibrate (notebook)",
-                lambda: execute_notebook(
-                    "calibrate",
-                    {**common, "n_boot": n_boot},
-                    out_dir,
-                    output_name="calibration",
-                    title=f"Weight calibration {label}",
+                "portfolio report (notebook)",
+                lambda: write_portfolio_report(
+                    store_path,
+                    source,
+                    reports_dir,
+                    as_of=label,
+                    definition_version=spec.version,
+                    validation_report="validation.html" if validate else None,
+                    validation_summary=validation_summary,
+                    dropped_rows=summary.dropped_rows,
+                    engine=engine,
                 ),
             )
             reports.append(run.html)
-        run = timings.run(
-            "portfolio report (notebook)",
-            lambda: write_portfolio_report(
-                store_path,
-                source,
-                reports_dir,
-                as_of=label,
-                definition_version=spec.version,
-                validation_report="validation.html" if validate else None,
-                validation_summary=validation_summary,
-                dropped_rows=summary.dropped_rows,
-                engine=engine,
-            ),
-        )
-        reports.append(run.html)
+        except BaseException:
+            if calibration is not None:
+                # keep the store lock until the other process is done
+                calibration[0].shutdown(wait=True, cancel_futures=True)
+            raise
+        if calibration is not None:
+            logger.info("waiting for the calibration notebook ...")
+            pool, future = calibration
+            with pool:
+                run = future.result()
+            timings.add("calibrate (notebook, alongside)", run.seconds)
+            reports.insert(-1, run.html)
         write_index(reports_dir)
+    timings.stop()
     return RunResult(label, reports, timings, summary)
+
+
+def _start_notebook(name, parameters, out_dir, **options):
+    # execute a notebook in a fresh process; returns (pool, future)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from healthlab.notebooks import execute_notebook
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(execute_notebook, name, parameters, out_dir, **options)
+    return pool, future
 
 
 def _month_ends_until(source, as_of, engine: str) -> list:

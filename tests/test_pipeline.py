@@ -130,3 +130,37 @@ def test_snapshot_interval_in_days(small_world):
     assert dates[-1] == last
     assert set(np.diff(dates)) == {pd.Timedelta(days=14)}
     assert pd.Timedelta(0) <= dates[0] - first < pd.Timedelta(days=14)
+
+
+def test_run_all_writes_every_report_with_calibration_alongside(small_world, tmp_path):
+    from healthlab.runner import run_all
+
+    result = run_all(
+        small_world,
+        store_path=tmp_path / "healthlab.duckdb",
+        reports_dir=tmp_path / "reports",
+        n_boot=5,
+    )
+    out = tmp_path / "reports" / result.as_of
+    assert [p.name for p in result.reports] == [
+        "validation.html",
+        "calibration.html",
+        "portfolio.html",
+    ]
+    assert all(p.exists() and p.parent == out for p in result.reports)
+    assert (out / "proposed_definition.yaml").exists()
+    # the report date is the last scored month end
+    scores = Store(tmp_path / "healthlab.duckdb").read_scores()
+    assert result.as_of == scores["as_of"].max().date().isoformat()
+    names = [name for name, _ in result.timings.steps]
+    assert names == [
+        "check, benchmark and score",
+        "validate (notebook)",
+        "portfolio report (notebook)",
+        "calibrate (notebook, alongside)",
+    ]
+    # steps overlap, so the wall time is shown next to their sum
+    assert result.timings.wall is not None
+    last = str(result.timings).splitlines()[-1]
+    assert last.startswith("total (wall clock) ")
+    assert last.endswith(f"{result.timings.wall:7.1f} s")
