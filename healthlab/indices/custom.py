@@ -42,7 +42,10 @@ def _rows(ctx: IndexContext, params: CustomIndexParams):
         else table[params.column].cast("float64")
     )
     rows = table.select(
-        "account_id", at=table[time_column], day=day_number(table[time_column]), v=value
+        "account_id",
+        at=table[time_column],
+        day=day_number(table[time_column], ctx.con.name),
+        v=value,
     )
     return rows.filter(rows.v.notnull())
 

@@ -44,7 +44,7 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
     if responses is not None:
         rows = responses.select(
             "account_id",
-            day=day_number(responses.responded_at),
+            day=day_number(responses.responded_at, ctx.con.name),
             promoter=ibis.ifelse(responses.score >= params.promoter_min, 1, 0),
             detractor=ibis.ifelse(responses.score <= params.detractor_max, 1, 0),
         )
@@ -63,7 +63,9 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
     invitations = ctx.table("nps_invitations")
     sent = np.zeros(len(frame))
     if invitations is not None and "account_id" in invitations.columns:
-        rows = invitations.select("account_id", day=day_number(invitations.sent_at))
+        rows = invitations.select(
+            "account_id", day=day_number(invitations.sent_at, ctx.con.name)
+        )
         days = window_join(rows, ctx, w)
         sent_frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(sent=days.count())

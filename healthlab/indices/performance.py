@@ -40,7 +40,7 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
         "load_ms",
         "items_requested",
         "items_loaded",
-        day=day_number(loads.loaded_at),
+        day=day_number(loads.loaded_at, ctx.con.name),
     )
     days = window_join(rows, ctx, params.window_days)
     expr = days.group_by(["as_of_day", *keys]).aggregate(

@@ -37,7 +37,9 @@ def compute_rating(ctx: IndexContext, params: RatingParams):
     ratings = ctx.table("ratings")
     if ratings is not None:
         # small table: join the rows to their snapshots, no rollup
-        rows = ratings.select("account_id", "stars", day=day_number(ratings.rated_at))
+        rows = ratings.select(
+            "account_id", "stars", day=day_number(ratings.rated_at, ctx.con.name)
+        )
         days = window_join(rows, ctx, params.window_days)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(

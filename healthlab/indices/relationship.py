@@ -40,7 +40,9 @@ def compute_touchpoints(ctx: IndexContext, params: RelationshipParams):
     frame = ctx.skeleton
     table = ctx.table("touchpoints")
     if table is not None:
-        rows = table.select("status", "account_id", day=day_number(table.occurred_at))
+        rows = table.select(
+            "status", "account_id", day=day_number(table.occurred_at, ctx.con.name)
+        )
         days = window_join(rows, ctx, w)
         frame = ctx.execute(
             days.group_by("as_of_day", "account_id").aggregate(
@@ -103,7 +105,7 @@ def compute_rapport(ctx: IndexContext, params: RelationshipParams):
             "persona",
             "rated_at",
             "rating",
-            day=day_number(table.rated_at),
+            day=day_number(table.rated_at, ctx.con.name),
         )
         days = window_join(rows, ctx, params.rapport_max_age_days)
         rank = ibis.row_number().over(
