@@ -137,10 +137,18 @@ def compute_metric_percentiles(
 
 def _map_pairs(frame: pd.DataFrame, mapping: dict, default) -> np.ndarray:
     # mapping[(index, metric)] of every row, looked up once per distinct pair
-    pairs = frame[["index", "metric"]]
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-    table = np.array([mapping.get(tuple(u), default) for u in uniques] + [default])
-    return table[codes]
+    index_codes, index_names = pd.factorize(frame["index"])
+    metric_codes, metric_names = pd.factorize(frame["metric"])
+    table = np.array(
+        [
+            [mapping.get((i, m), default) for m in metric_names] + [default]
+            for i in index_names
+        ]
+        + [[default] * (len(metric_names) + 1)],
+        dtype=object,
+    )
+    # code -1 (a missing name) picks the default row or column
+    return table[index_codes, metric_codes]
 
 
 def compute_index_values(metrics: pd.DataFrame, definition) -> pd.DataFrame:
