@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -34,6 +35,7 @@ def test_validate_notebook_runs(store, small_world, tmp_path):
     assert "Does the health score track churn?" in html
     assert "data:image/png;base64" in html
     assert "load_validation_inputs" not in html  # no code cells
+    _assert_standard_header(html)
     summary = json.loads((tmp_path / "validation_summary.json").read_text())
     assert summary["horizon_days"] == 60
     assert 0 <= summary["auc"] <= 1 and 0 <= summary["concordance"] <= 1
@@ -50,8 +52,25 @@ def test_calibrate_notebook_proposes_a_valid_definition(store, small_world, tmp_
         },
         tmp_path,
     )
-    assert "Out-of-time comparison" in run.html_path.read_text(encoding="utf-8")
+    html = run.html_path.read_text(encoding="utf-8")
+    assert "Out-of-time comparison" in html
+    _assert_standard_header(html)
     proposed = yaml.safe_load((tmp_path / "proposed_definition.yaml").read_text())
     definition = parse_definition(proposed)
     assert sum(definition.weights.values()) == pytest.approx(100, abs=3)
     assert definition.version.endswith("-calibrated")
+
+
+def _assert_standard_header(html):
+    # every report opens with the same facts block as the portfolio report
+    found = re.search(r"<header class=[\"']hl-header[\"']>(.*?)</header>", html, re.S)
+    assert found, "no report header"
+    header = found.group(1)
+    for fact in (
+        "As-of date",
+        "Data period",
+        "Score definition",
+        "Dropped input rows",
+        "Generated",
+    ):
+        assert fact in header
