@@ -196,6 +196,11 @@ def _register_benchmarks(commands) -> None:
     _add_as_of(refresh)
     refresh.add_argument("--definition", help="score definition YAML")
     refresh.add_argument("--version", help="name of the new version")
+    refresh.add_argument(
+        "--reports",
+        default=str(DEFAULT_REPORTS),
+        help="report folder: REPORTS/<as-of>/benchmarks.html (default: %(default)s)",
+    )
     refresh.set_defaults(handler=_cmd_benchmarks_refresh)
     listing = actions.add_parser("list", help="list the stored benchmark versions")
     _add_store(listing)
@@ -203,17 +208,55 @@ def _register_benchmarks(commands) -> None:
 
 
 def _cmd_benchmarks_refresh(args) -> None:
-    from healthlab.pipeline import benchmark_source
+    import json
 
-    version = benchmark_source(
-        args.source,
-        definition=args.definition,
-        as_of_dates=args.as_of,
-        store_path=args.store,
-        version=args.version,
-        engine=args.engine,
+    import pandas as pd
+
+    import healthlab
+    from healthlab.notebooks import execute_notebook
+
+    if args.as_of:
+        label = max(pd.Timestamp(d) for d in args.as_of).date().isoformat()
+    else:
+        label = _last_month_end(args.source, args.definition, args.engine)
+    source = args.source if "://" in args.source else str(Path(args.source).resolve())
+    parameters = {
+        "source_path": source,
+        "store_path": str(Path(args.store).resolve()),
+        "as_of": args.as_of,
+        "definition_path": args.definition and str(Path(args.definition).resolve()),
+        "engine": args.engine,
+        "version": args.version,
+    }
+    # by path: a `benchmarks/` folder in the working directory shadows the name
+    package = Path(healthlab.__file__).resolve().parent
+    candidates = [
+        folder / "benchmarks.ipynb"
+        for folder in (package.parent / "notebooks", package / "notebooks")
+    ]
+    notebook = next((p for p in candidates if p.is_file()), candidates[0])
+    run = execute_notebook(
+        notebook,
+        parameters,
+        Path(args.reports) / label,
+        output_name="benchmarks",
+        title=f"Benchmarks {label}",
     )
-    print(f"benchmark version {version} written to {args.store}")
+    done = json.loads((run.html.parent / "benchmarks.json").read_text())
+    state = "reused (same content)" if done["reused"] else "written"
+    print(f"benchmark version {done['version']} {state} in {args.store}")
+    print(run.html)
+
+
+def _last_month_end(source, definition, engine) -> str:
+    from healthlab.definition import load_definition
+    from healthlab.engine import open_source
+    from healthlab.pipeline import default_as_of_dates
+
+    dates = default_as_of_dates(
+        open_source(source, engine=engine), load_definition(definition)
+    )
+    return dates[-1].date().isoformat()
 
 
 def _cmd_benchmarks_list(args) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "population_stability_index",
     "quantile_shift",
     "refresh_benchmark_version",
+    "summarise_fallbacks",
 ]
 
 #: PSI above which a shift is listed: 0.1-0.2 is the usual "watch" band,
@@ -301,6 +302,34 @@ def peer_group_fallbacks(
     )
 
 
+def summarise_fallbacks(fallbacks: pd.DataFrame) -> pd.DataFrame:
+    """Most specific groups and their accounts per serving level.
+
+    Parameters
+    ----------
+    fallbacks : pandas.DataFrame
+        Output of :func:`peer_group_fallbacks`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (index, metric), one column per serving level (in
+        fallback order) with the text ``'<groups> groups, <accounts>
+        accounts'``; ``'-'`` where no group fell back to that level.
+    """
+    served = fallbacks.dropna(subset=["serving_level"])
+    counts = served.groupby(["index", "metric", "fallback", "serving_level"]).agg(
+        groups=("group", "size"), accounts=("accounts", "sum")
+    )
+    counts["text"] = [
+        f"{g:,} groups, {a:,} accounts"
+        for g, a in zip(counts["groups"], counts["accounts"], strict=True)
+    ]
+    wide = counts["text"].droplevel("fallback").unstack("serving_level")
+    order = served.sort_values("fallback")["serving_level"].unique()
+    return wide[list(order)].fillna("-").reset_index()
+
+
 def benchmark_content_hash(benchmarks: pd.DataFrame) -> str:
     """SHA-256 of a benchmark table's content, whatever its row order.
 
@@ -346,6 +375,8 @@ class BenchmarkRefresh:
     as_of_dates : list of pandas.Timestamp
     location : str
         The data source.
+    data_period : tuple of str
+        First and last session day of the source (ISO dates).
     content_hash : str
     """
 
@@ -357,6 +388,7 @@ class BenchmarkRefresh:
     definition: object
     as_of_dates: list
     location: str
+    data_period: tuple[str, str]
     content_hash: str
 
 
@@ -369,6 +401,7 @@ def refresh_benchmark_version(
     peer_keys=None,
     min_group_size: int | None = None,
     engine: str = "duckdb",
+    version: str | None = None,
 ) -> BenchmarkRefresh:
     """Refresh peer benchmarks for some as-of dates, reusing an identical version.
 
@@ -379,7 +412,8 @@ def refresh_benchmark_version(
     store_path : str or Path
         The store receiving the version.
     as_of : date-like or list of date-like, optional
-        Snapshot(s) to benchmark; default the last month end of the data.
+        Snapshot(s) to benchmark; default every month end of the data (or
+        the definition's snapshot interval). A monthly job passes one date.
     definition : ScoreDefinition, str or Path, optional
         Default: the packaged definition.
     peer_keys : sequence of str, optional
@@ -388,6 +422,9 @@ def refresh_benchmark_version(
     min_group_size : int, optional
         Members a group needs to serve (default: the definition's).
     engine : {'duckdb', 'spark'}
+    version : str, optional
+        Name of the version when a new one is written (default: next
+        ``bNNNN``).
 
     Returns
     -------
@@ -407,7 +444,7 @@ def refresh_benchmark_version(
     from healthlab.definition import ScoreDefinition, load_definition
     from healthlab.engine import open_source
     from healthlab.indices import compute_raw_metrics
-    from healthlab.pipeline import default_as_of_dates
+    from healthlab.pipeline import data_period, default_as_of_dates
     from healthlab.store import Store
 
     base = (
@@ -419,7 +456,7 @@ def refresh_benchmark_version(
     opened = open_source(source, engine=engine)
     opened = validate_source(opened, drop_invalid=used.drop_invalid_rows)
     if as_of is None:
-        dates = default_as_of_dates(opened, used)[-1:]
+        dates = default_as_of_dates(opened, used)
     else:
         dates = parse_as_of_dates(as_of if isinstance(as_of, list | tuple) else [as_of])
     accounts = opened.tables["accounts"].to_pandas()
@@ -431,16 +468,19 @@ def refresh_benchmark_version(
     store = Store(store_path)
     store.write_definition(base)
     versions = store.benchmark_versions().sort_values(["created_at", "version"])
-    version = None
+    found = None
     for row in versions.itertuples():
         if row.definition_version == used.version and row.n_rows == len(table):
             if benchmark_content_hash(store.read_benchmarks(row.version)) == digest:
-                version = row.version
-    reused = version is not None
-    if not reused:
+                found = row.version
+    reused = found is not None
+    if reused:
+        version = found
+    else:
         levels = "; ".join(format_peer_level(lv) for lv in used.peer_groups.levels)
         version = store.write_benchmarks(
             table,
+            version=version,
             definition_version=used.version,
             description=(
                 f"{opened.location}: as-of "
@@ -460,6 +500,7 @@ def refresh_benchmark_version(
         definition=used,
         as_of_dates=dates,
         location=str(opened.location),
+        data_period=tuple(str(t.date()) for t in data_period(opened)),
         content_hash=digest,
     )
 
@@ -489,7 +530,6 @@ def plot_quantile_curves(current: pd.DataFrame, previous=None, *, index: str):
         table = _quantile_matrix(curr[curr["metric"] == metric])
         for values in table.to_numpy():
             ax.plot(values, table.columns, color="#88CCEE", lw=0.6)
-        coarsest = table.index[-1] if len(table) else None
         levels = curr[curr["metric"] == metric].groupby("peer_level")["member_count"]
         coarsest = _coarsest(table, levels.max())
         ax.plot(
@@ -497,7 +537,7 @@ def plot_quantile_curves(current: pd.DataFrame, previous=None, *, index: str):
             table.columns,
             color="#004488",
             lw=1.8,
-            label=f"{coarsest[3]} (this version)",
+            label=f"{coarsest[2]}: {coarsest[3]}",
         )
         if prev is not None:
             old = _quantile_matrix(
