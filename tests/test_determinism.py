@@ -10,6 +10,7 @@ per column so the failure says where the tables part.
 from __future__ import annotations
 
 import hashlib
+import pprint
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def assert_identical(first, second, tmp_path) -> None:
     for table in TABLES:
         if digest(first[table], tmp_path) != digest(second[table], tmp_path):
             report[table] = differences(first[table], second[table])
-    assert report == {}
+    assert report == {}, pprint.pformat(report)
 
 
 @pytest.fixture(scope="module")
