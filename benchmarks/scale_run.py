@@ -14,9 +14,14 @@ its peak RSS is its own:
 
 - the floor: one DuckDB pass grouping sessions to (user_id, day), with
   ``day = epoch_us(started_at) // 86400000000``, threads = 2;
+- the same pass to (account_id, user_id, day): simulated user ids repeat
+  across accounts (``u00007`` exists in every account), so the pass above
+  merges users of different accounts and builds a small hash table, while
+  this one yields one row per real user-day;
 - :func:`healthlab.indices.compute_raw_metrics` of the packaged default
   definition at the last 12 month ends of the world, on DuckDB with
-  threads = 2 (or on local Spark, ``local[2]``).
+  threads = 2 (DuckDB's ``memory_limit`` set by ``--memory-limit``,
+  otherwise its default of 80% of RAM) or on local Spark (``local[2]``).
 
 Printed per run: wall time, CPU seconds of the Python process, peak RSS
 (for Spark also the JVM's peak RSS, read from ``/proc/<pid>/status``
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -39,6 +45,7 @@ from pathlib import Path
 
 SEED = 20261203
 THREADS = 2
+_MEMORY_LIMIT = "HEALTHLAB_SCALE_MEMORY_LIMIT"
 
 
 # --- measurements, each run in a child process --------------------------------
@@ -90,6 +97,8 @@ def measure_metrics(world: str, engine: str) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     threads = THREADS if engine == "duckdb" else None
     source = open_source(world, engine=engine, threads=threads)
+    if engine == "duckdb" and os.environ.get(_MEMORY_LIMIT):
+        source.con.raw_sql(f"SET memory_limit = '{os.environ[_MEMORY_LIMIT]}'")
     result = compute_raw_metrics(source, labels, definition)
     out = {
         "seconds": time.perf_counter() - start,
@@ -174,8 +183,13 @@ def main() -> None:
     parser.add_argument("--spark", type=float, default=1e7, help="sessions (0: skip)")
     parser.add_argument("--tmp", default=None, help="folder for the worlds")
     parser.add_argument("--keep", default=None, help="keep worlds in this folder")
+    parser.add_argument(
+        "--memory-limit", help="DuckDB memory_limit of the index run, e.g. 1GB"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_limit:
+        os.environ[_MEMORY_LIMIT] = args.memory_limit
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
