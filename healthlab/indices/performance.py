@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
@@ -16,6 +17,9 @@ from healthlab.indices.rollup import (
 )
 
 __all__ = ["compute_performance", "page_loads_window"]
+
+
+_EXACT = dt.Decimal(38, 10)
 
 
 def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: bool):
@@ -43,8 +47,11 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
         day=day_number(loads.loaded_at, ctx.con.name),
     )
     days = window_join(rows, ctx, params.window_days)
+    # Load times are summed as exact decimals (1e-10 ms resolution): a float
+    # sum depends on the order the engine adds rows in, so DuckDB runs and
+    # Spark would differ in the last bits.
     expr = days.group_by(["as_of_day", *keys]).aggregate(
-        load_ms_sum=days.load_ms.sum(),
+        load_ms_sum=days.load_ms.cast(_EXACT).sum(),
         n_loads=days.count(),
         requested=days.items_requested.sum(),
         loaded=days.items_loaded.sum(),
@@ -52,8 +59,13 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
     if by_page:
         frame = expr.to_pandas()
         frame["account_id"] = frame["account_id"].astype(str)
-        return frame
-    return ctx.execute(expr)
+    else:
+        frame = ctx.execute(expr)
+    # Python's float() of a Decimal is correctly rounded on every engine
+    frame["load_ms_sum"] = [
+        np.nan if v is None or v != v else float(v) for v in frame["load_ms_sum"]
+    ]
+    return frame
 
 
 def compute_performance(ctx: IndexContext, params: PerformanceParams):
