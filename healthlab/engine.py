@@ -121,6 +121,10 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
 def _set_utc(con, threads: int | None) -> None:
     # Days are UTC calendar days whatever the machine's time zone.
     con.raw_sql("SET TimeZone = 'UTC'")
+    # An in-memory database spills to ./.tmp by default; keep the working
+    # directory clean.
+    spill = Path(tempfile.gettempdir()) / "healthlab-duckdb-spill"
+    con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
     if threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
 
