@@ -13,6 +13,7 @@ Parquet files (``sessions/part-0000.parquet``, partitions allowed), a single
 from __future__ import annotations
 
 import functools
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,8 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
             con = ibis.connect(text)
         except Exception as exc:  # noqa: BLE001 - any driver error means the same
             raise SourceError(f"Cannot connect to {text!r}: {exc}") from exc
+        if con.name == "duckdb":
+            _set_utc(con, threads)
         return _from_backend(con, location=text)
     path = Path(source)
     if not path.exists():
@@ -209,14 +212,22 @@ def _parquet_glob(entry: Path, backend: str) -> str:
 
 
 @functools.cache
-def get_spark_session(master: str = "local[2]"):
+def get_spark_session(master: str | None = None):
     """Return one shared Spark session configured for healthlab.
 
     The session uses UTC, a temporary warehouse folder (so nothing is written
     into the working directory) and few shuffle partitions, which suits
     account-level results on one machine. Starting it takes several seconds;
     it is created once per process.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL (``'local[2]'``, ``'spark://host:7077'``, ``'yarn'``).
+        Default: the ``HEALTHLAB_SPARK_MASTER`` environment variable, else
+        ``'local[2]'``.
     """
+    master = master or os.environ.get("HEALTHLAB_SPARK_MASTER", "local[2]")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:

@@ -162,7 +162,8 @@ def find_notebook(name_or_path: str | os.PathLike) -> Path:
         If no such notebook exists.
     """
     candidate = Path(name_or_path)
-    if candidate.suffix == ".ipynb" or candidate.exists():
+    # a folder that happens to share the name (``benchmarks/``) is no notebook
+    if candidate.suffix == ".ipynb" or candidate.is_file():
         if candidate.is_file():
             return candidate.resolve()
         raise ParameterError(f"Notebook file {str(candidate)!r} does not exist.")

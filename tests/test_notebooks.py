@@ -180,3 +180,12 @@ def test_committed_notebooks_are_clean_and_paired(path):
     assert [(c.cell_type, c.source) for c in pair.cells] == [
         (c.cell_type, c.source) for c in nb.cells
     ]
+
+
+def test_a_folder_named_like_a_notebook_does_not_hide_it(tmp_path, monkeypatch):
+    # the repository root has a benchmarks/ folder beside notebooks/benchmarks.ipynb
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "portfolio").mkdir()
+    found = find_notebook("portfolio")
+    assert found.name == "portfolio.ipynb"
+    assert found.parent.name == "notebooks"
