@@ -153,6 +153,12 @@ def _register_score(commands) -> None:
     _add_as_of(p)
     p.add_argument("--definition", help="score definition YAML (default: packaged)")
     p.add_argument("--benchmark-version", help="pin a stored benchmark version")
+    p.add_argument(
+        "--backfill",
+        action="store_true",
+        help="rescore every as-of date already in the store (default: the "
+        "data's month ends) under this definition, as its own version",
+    )
     p.add_argument("--export", help="folder to export the histories to")
     p.add_argument("--export-format", choices=("parquet", "csv"), default="parquet")
     p.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS")
@@ -174,6 +180,7 @@ def _cmd_score(args) -> None:
             engine=args.engine,
             export=args.export,
             export_format=args.export_format,
+            backfill=args.backfill,
         )
     print(summary)
 

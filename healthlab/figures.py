@@ -164,6 +164,7 @@ def plot_csm_trend(
     categories: Sequence[tuple[str, float, float]] | None = None,
     ncols: int = 4,
     title: str | None = None,
+    changes: pd.DataFrame | None = None,
 ) -> Figure:
     """Month-on-month mean score of each CSM's book, one small panel per CSM.
 
@@ -183,6 +184,12 @@ def plot_csm_trend(
         Panels per row.
     title : str, optional
         Figure title.
+    changes : DataFrame, optional
+        Dates where the definition in use changed: columns ``as_of``,
+        ``previous_version``, ``definition_version`` (as from
+        :func:`healthlab.reports.definition_changes`). Each is drawn as a
+        dotted vertical line, labelled with the new version in the first
+        panel.
 
     Returns
     -------
@@ -211,6 +218,8 @@ def plot_csm_trend(
     values = pd.concat([frame["mean_score"], overall]).dropna()
     low = max(0.0, 10 * math.floor((values.min() - 10) / 10)) if len(values) else 0
     high = min(100.0, 10 * math.ceil((values.max() + 10) / 10)) if len(values) else 100
+    change_rows = list(changes.itertuples()) if changes is not None else []
+    middle = frame["as_of"].min() + (frame["as_of"].max() - frame["as_of"].min()) / 2
     for i, (ax, csm) in enumerate(zip(axes.ravel(), csms, strict=False)):
         # category bands, the portfolio for reference, then this book
         for label, lower, upper in categories or ():
@@ -233,6 +242,21 @@ def plot_csm_trend(
             linewidth=1.8,
             label=_plain_text(csm),
         )
+        for j, change in enumerate(change_rows):
+            when = pd.Timestamp(change.as_of)
+            ax.axvline(when, color="#1f2933", linestyle=":", linewidth=1.2)
+            if i == 0:
+                late = when > middle  # label left of a line in the later half
+                ax.annotate(
+                    _plain_text(change.definition_version),
+                    (when, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-2 if late else 2, -2 - 9 * j),
+                    textcoords="offset points",
+                    fontsize=7,
+                    va="top",
+                    ha="right" if late else "left",
+                )
         ax.set_title(_plain_text(csm), fontsize=10, loc="left")
         ax.set_ylim(low, high)
         ax.tick_params(labelsize=8)
@@ -244,13 +268,16 @@ def plot_csm_trend(
     for ax in axes.ravel()[len(csms) :]:
         ax.set_axis_off()
 
+    handles = [
+        _line(LINE_COLORS[0], "-", "This CSM's book"),
+        _line("#7b8794", "--", "All CSMs (mean of books)"),
+    ]
+    if changes is not None and len(changes):
+        handles.append(_line("#1f2933", ":", "Definition changed"))
     fig.legend(
-        handles=[
-            _line(LINE_COLORS[0], "-", "This CSM's book"),
-            _line("#7b8794", "--", "All CSMs (mean of books)"),
-        ],
+        handles=handles,
         loc="outside lower center",
-        ncols=2,
+        ncols=len(handles),
         frameon=False,
         fontsize=9,
     )

@@ -22,7 +22,7 @@ from healthlab.benchmarks import build_definition_benchmarks
 from healthlab.contract import validate_source
 from healthlab.definition import ScoreDefinition, load_definition
 from healthlab.engine import open_source
-from healthlab.errors import SourceError
+from healthlab.errors import SourceError, StoreError
 from healthlab.indices import compute_raw_metrics
 from healthlab.scoring import score_raw_metrics
 from healthlab.store import Store
@@ -30,6 +30,7 @@ from healthlab.store import Store
 __all__ = [
     "ScoreSummary",
     "benchmark_source",
+    "compare_definitions",
     "data_period",
     "default_as_of_dates",
     "score_source",
@@ -147,6 +148,7 @@ def score_source(
     engine: str = "duckdb",
     export=None,
     export_format: str = "parquet",
+    backfill: bool = False,
 ) -> ScoreSummary:
     """Score a data source at every as-of date and store the histories.
 
@@ -169,6 +171,13 @@ def score_source(
     export : str or Path, optional
         Folder to export the score, index, metric and alert histories to.
     export_format : {'parquet', 'csv'}
+    backfill : bool, default False
+        Rescore the whole history under this definition, as its own
+        version: unless `as_of_dates` is given, every as-of date stored in
+        the store under any definition version (the default dates when the
+        store holds no score). The run is recorded as a backfill, so it does
+        not change which definition was in use at each date
+        (:meth:`healthlab.store.Store.definitions_in_use`).
 
     Returns
     -------
@@ -191,11 +200,13 @@ def score_source(
         steps[name] = now - clock[0]
         clock[0] = now
 
+    store = Store(store_path)
+    if backfill and as_of_dates is None:
+        as_of_dates = store.scored_as_of_dates() or None
     definition, source, as_of_dates, accounts, raw = _prepare(
         source_path, definition, as_of_dates, engine
     )
     lap("check and raw metrics")
-    store = Store(store_path)
     store.write_definition(definition)
     if benchmark_version is None:
         table = build_definition_benchmarks(raw, accounts, definition, as_of_dates)
@@ -246,6 +257,7 @@ def score_source(
             "accounts_scored": int(result.scores["score"].notna().sum()),
             "alerts": len(alerts),
             "dropped_rows": summary.dropped_rows,
+            "backfill": bool(backfill),
         },
     )
     return summary
@@ -313,3 +325,62 @@ def _with_history(store: Store, result):
     scores = pd.concat([old_scores, result.scores], ignore_index=True)
     indices = pd.concat([old_indices, result.indices], ignore_index=True)
     return scores, indices
+
+
+def compare_definitions(store, version_a: str, version_b: str) -> pd.DataFrame:
+    """Compare two definition versions on the as-of dates both scored.
+
+    Parameters
+    ----------
+    store : Store, str or Path
+        The store (or its path) holding both score histories, e.g. after
+        ``healthlab score --definition NEW --backfill``.
+    version_a, version_b : str
+        The definition versions to compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per common as-of date: ``accounts`` (scored under both),
+        ``mean_score_a``, ``mean_score_b``, ``share_<label>_a`` and
+        ``share_<label>_b`` per category label of either version,
+        ``changed_category`` (share of those accounts whose category
+        differs) and ``rank_correlation``.
+
+    Notes
+    -----
+    Only accounts with a score under both versions count. The rank
+    correlation is Spearman's: the Pearson correlation of the average
+    ranks of the two scores across accounts at that date.
+    """
+    if not isinstance(store, Store):
+        store = Store(store)
+    keys = ["as_of", "account_id"]
+    cols = [*keys, "score", "category"]
+    a = store.read_scores(version_a)[cols]
+    b = store.read_scores(version_b)[cols]
+    for version, frame in ((version_a, a), (version_b, b)):
+        if frame.empty:
+            known = list(store.read_table("definitions")["version"])
+            raise StoreError(
+                f"Table 'score_history' of {str(store.path)!r} has no score of "
+                f"definition {version!r}; stored definitions: {known}."
+            )
+    both = a.merge(b, on=keys, suffixes=("_a", "_b"))
+    both = both[both["score_a"].notna() & both["score_b"].notna()]
+    labels = list(dict.fromkeys([*a["category"].dropna(), *b["category"].dropna()]))
+    rows = []
+    for as_of, day in both.groupby("as_of", sort=True):
+        row = {
+            "as_of": as_of,
+            "accounts": len(day),
+            "mean_score_a": day["score_a"].mean(),
+            "mean_score_b": day["score_b"].mean(),
+        }
+        for label in labels:
+            row[f"share_{label}_a"] = (day["category_a"] == label).mean()
+            row[f"share_{label}_b"] = (day["category_b"] == label).mean()
+        row["changed_category"] = (day["category_a"] != day["category_b"]).mean()
+        row["rank_correlation"] = day["score_a"].rank().corr(day["score_b"].rank())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -28,6 +28,7 @@ from healthlab.figures import (
 __all__ = [
     "escape",
     "render_alerts",
+    "render_definition_changes",
     "render_drilldown",
     "render_header",
     "render_headline",
@@ -380,6 +381,31 @@ def render_validation(link: str | None, summary: Mapping[str, object] | None) ->
     if len(parts) == 1:
         parts.append("<p class='hl-empty'>No validation report for this run.</p>")
     return "".join(parts)
+
+
+def render_definition_changes(changes: pd.DataFrame) -> str:
+    """One sentence per change of the definition in use, or nothing.
+
+    `changes` has columns ``as_of``, ``previous_version`` and
+    ``definition_version`` (as from
+    :func:`healthlab.reports.definition_changes`); each row reads
+    "Definition changed from X to Y on DATE."
+    """
+    if changes is None or changes.empty:
+        return ""
+    items = "".join(
+        f"<li class='hl-definition-change'>Definition changed from "
+        f"<code>{escape(row.previous_version)}</code> to "
+        f"<code>{escape(row.definition_version)}</code> on "
+        f"{escape(pd.Timestamp(row.as_of).date().isoformat())}.</li>"
+        for row in changes.itertuples()
+    )
+    return (
+        f"{_style()}<ul class='hl-definition-changes'>{items}</ul>"
+        "<p class='hl-note'>Scores before and after a change came from different "
+        "definitions when first reported; the trend above is the history of the "
+        "definition reported here.</p>"
+    )
 
 
 # ------------------------------------------------------------------- helpers

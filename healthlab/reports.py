@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,6 +36,7 @@ __all__ = [
     "HEADLINE_FILE",
     "PortfolioData",
     "at_risk_accounts",
+    "definition_changes",
     "figure_image",
     "load_portfolio",
     "load_validation_km",
@@ -47,6 +48,7 @@ __all__ = [
 #: Headline figures written beside each portfolio report for the index page.
 HEADLINE_FILE = "portfolio_headline.json"
 
+_CHANGE_COLUMNS = ["as_of", "previous_version", "definition_version"]
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -70,6 +72,9 @@ class PortfolioData:
     dropped_rows : dict of str to int
         Input rows dropped per table by the scoring run of `as_of` (from the
         store's run records; empty when none was dropped or recorded).
+    definition_changes : DataFrame
+        Dates where the definition in use changed (see
+        :func:`definition_changes`), up to `as_of`.
     """
 
     as_of: pd.Timestamp
@@ -82,6 +87,9 @@ class PortfolioData:
     accounts: pd.DataFrame
     data_period: tuple[str, str]
     dropped_rows: dict[str, int]
+    definition_changes: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=_CHANGE_COLUMNS)
+    )
 
 
 def load_portfolio(
@@ -145,7 +153,44 @@ def load_portfolio(
         accounts=accounts,
         data_period=data_period,
         dropped_rows=_dropped_rows(store, definition_version, as_of),
+        definition_changes=definition_changes(store, until=as_of),
     )
+
+
+def definition_changes(store, *, until=None) -> pd.DataFrame:
+    """The as-of dates where the definition in use changed.
+
+    Parameters
+    ----------
+    store : Store, str or path-like
+        The store, or its path.
+    until : date-like, optional
+        Ignore as-of dates after this one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``as_of`` (first date of the new version),
+        ``previous_version`` and ``definition_version``, oldest first.
+
+    Notes
+    -----
+    The definition in use at each as-of date comes from the regular
+    scoring runs (:meth:`healthlab.store.Store.definitions_in_use`);
+    backfills do not count, so a rescored history still shows when the
+    reported definition changed.
+    """
+    from healthlab.store import Store
+
+    if not isinstance(store, Store):
+        store = Store(store)
+    in_use = store.definitions_in_use()
+    if until is not None:
+        in_use = in_use[in_use["as_of"] <= pd.Timestamp(until)]
+    previous = in_use["definition_version"].shift()
+    changed = previous.notna() & (in_use["definition_version"] != previous)
+    out = in_use.assign(previous_version=previous)[changed]
+    return out[_CHANGE_COLUMNS].reset_index(drop=True)
 
 
 def report_facts(

@@ -389,6 +389,97 @@ class Store:
         """Alerts fired between consecutive snapshots."""
         return self._read_history("alerts", definition_version, as_of)
 
+    def scored_as_of_dates(self) -> list[pd.Timestamp]:
+        """Every as-of date with scores under any definition version, sorted."""
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT DISTINCT as_of FROM score_history ORDER BY as_of"
+            ).fetchall()
+        return [pd.Timestamp(r[0]) for r in rows]
+
+    def definitions_in_use(self) -> pd.DataFrame:
+        """The definition version in use at each as-of date, from the run records.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``as_of`` and ``definition_version``, one row per as-of
+            date scored by a regular (not backfill) scoring run, oldest first.
+
+        Notes
+        -----
+        The definition in use at date ``d`` is that of the latest regular
+        scoring run whose as-of dates include ``d``: a backfill rescores the
+        history under another version but does not change which version was
+        in use when each date was first reported.
+        """
+        runs = self.read_table("runs", "WHERE kind = 'score'")
+        in_use: dict[str, str] = {}
+        for details in runs["details"]:
+            record = json.loads(details)
+            if record.get("backfill") or "definition_version" not in record:
+                continue
+            for day in record.get("as_of_dates", []):
+                in_use[day] = record["definition_version"]
+        frame = pd.DataFrame(
+            {
+                "as_of": pd.to_datetime(list(in_use)).astype("datetime64[ns]"),
+                "definition_version": pd.Series(list(in_use.values()), dtype=object),
+            }
+        )
+        return frame.sort_values("as_of", ignore_index=True)
+
+    def definition_history(self) -> pd.DataFrame:
+        """Every score definition stored, with its first use and dates scored.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per version, in order of first use: ``version``,
+            ``content`` (the definition as JSON), ``first_used`` (start of
+            the first scoring run with it, else when it was stored),
+            ``as_of_dates`` (sorted list of the as-of dates it scored, backfill
+            included) and ``in_use_dates`` (the dates at which it was the
+            definition in use, see :meth:`definitions_in_use`).
+        """
+        definitions = self.read_table("definitions")
+        runs = self.read_table("runs", "WHERE kind = 'score'")
+        first_run: dict[str, pd.Timestamp] = {}
+        for started, details in zip(runs["started_at"], runs["details"], strict=True):
+            version = json.loads(details).get("definition_version")
+            if version is not None and version not in first_run:
+                first_run[version] = started
+        with self._connect(read_only=True) as con:
+            dates = con.execute(
+                "SELECT DISTINCT definition_version, as_of FROM score_history "
+                "ORDER BY definition_version, as_of"
+            ).df()
+        dates["as_of"] = pd.to_datetime(dates["as_of"]).astype("datetime64[ns]")
+        in_use = self.definitions_in_use()
+        rows = []
+        for version, body, stored in zip(
+            definitions["version"],
+            definitions["body"],
+            definitions["stored_at"],
+            strict=True,
+        ):
+            rows.append(
+                {
+                    "version": version,
+                    "content": body,
+                    "first_used": first_run.get(version, stored),
+                    "as_of_dates": list(
+                        dates.loc[dates["definition_version"] == version, "as_of"]
+                    ),
+                    "in_use_dates": list(
+                        in_use.loc[in_use["definition_version"] == version, "as_of"]
+                    ),
+                }
+            )
+        columns = ["version", "content", "first_used", "as_of_dates", "in_use_dates"]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.sort_values(["first_used", "version"], ignore_index=True)
+
     def benchmark_versions(self) -> pd.DataFrame:
         """The benchmark versions stored, oldest first."""
         return self.read_table("benchmark_versions")

@@ -109,12 +109,16 @@ display(
 # ## Score trend per CSM
 #
 # Mean health score of each CSM's book at each month end; shaded bands are
-# the categories.
+# the categories. Dotted vertical lines mark the dates where the score
+# definition in use changed.
 
 # %%
 trend = portfolio.csm_score_trend(data.scores, data.accounts)
-fig = figures.plot_csm_trend(trend, categories=data.categories)
+fig = figures.plot_csm_trend(
+    trend, categories=data.categories, changes=data.definition_changes
+)
 display(reports.figure_image(fig, alt="Mean health score per CSM, month by month"))
+display(HTML(report_html.render_definition_changes(data.definition_changes)))
 
 # %% [markdown]
 # ## CSM leaderboard
