@@ -178,3 +178,34 @@ def test_report_marks_the_definition_change(history, small_world):
         in text
     )
     assert run.parameters.get("definition_version") in (None, NEW)
+
+
+def test_trend_figure_draws_a_line_at_each_change():
+    import matplotlib.dates as mdates
+
+    from healthlab.figures import plot_csm_trend
+
+    dates = pd.date_range("2024-01-31", periods=6, freq="ME")
+    trend = pd.DataFrame(
+        {
+            "csm": ["Ann"] * 6 + ["Bob"] * 6,
+            "as_of": list(dates) * 2,
+            "mean_score": np.arange(12, dtype=float) + 40,
+        }
+    )
+    changes = pd.DataFrame(
+        {"as_of": [dates[4]], "previous_version": [OLD], "definition_version": [NEW]}
+    )
+    when = mdates.date2num(dates[4])
+    for drawn, expected in [(changes, 1), (None, 0)]:
+        fig = plot_csm_trend(trend, changes=drawn)
+        for ax in fig.axes[:2]:
+            vertical = [
+                line
+                for line in ax.lines
+                if len(set(mdates.date2num(line.get_xdata()))) == 1
+                and mdates.date2num(line.get_xdata())[0] == when
+            ]
+            assert len(vertical) == expected
+        labels = [t.get_text() for t in fig.axes[0].texts]
+        assert labels == ([NEW] if expected else [])
