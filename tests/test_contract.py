@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from bad_inputs.world import to_arrow, write_world
+from bad_inputs.world import utc as _utc
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -46,12 +46,6 @@ FIX_TYPE = "change the column's type in the export."
 
 # ---------------------------------------------------------------------------
 # a small valid world, built independently of the package
-
-
-def _utc(*stamps: str) -> pd.Series:
-    return pd.Series(pd.to_datetime(list(stamps), utc=True)).astype(
-        "datetime64[us, UTC]"
-    )
 
 
 def make_world() -> dict[str, pd.DataFrame]:
@@ -138,25 +132,6 @@ def make_world() -> dict[str, pd.DataFrame]:
             }
         ),
     }
-
-
-def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    """Arrow table keeping NaN as NaN (pandas' own writer turns it into null)."""
-    return pa.table(
-        {name: pa.array(col, from_pandas=False) for name, col in frame.items()}
-    )
-
-
-def write_world(root: Path, frames: dict[str, pd.DataFrame], csv=()) -> Path:
-    """Write each frame as ``<table>/part-0.parquet``, or ``<table>.csv``."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        if name in csv:
-            frame.to_csv(root / f"{name}.csv", index=False)
-        else:
-            (root / name).mkdir(exist_ok=True)
-            pq.write_table(to_arrow(frame), root / name / "part-0.parquet")
-    return root
 
 
 def validate(tmp_path, frames, csv=(), **kwargs):

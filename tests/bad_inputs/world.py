@@ -101,8 +101,8 @@ def base_world() -> dict[str, pd.DataFrame]:
     }
 
 
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    # keep NaN as NaN: pandas' own Parquet writer would turn it into null
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """Arrow table keeping NaN as NaN (pandas' own writer turns it into null)."""
     return pa.table(
         {name: pa.array(col, from_pandas=False) for name, col in frame.items()}
     )
@@ -116,5 +116,5 @@ def write_world(root: Path, frames: dict[str, pd.DataFrame], csv=()) -> Path:
             frame.to_csv(root / f"{name}.csv", index=False)
         else:
             (root / name).mkdir(exist_ok=True)
-            pq.write_table(_arrow(frame), root / name / "part-0.parquet")
+            pq.write_table(to_arrow(frame), root / name / "part-0.parquet")
     return root
