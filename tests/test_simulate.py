@@ -412,3 +412,22 @@ def test_user_dropout_follows_retention_and_loyalty(world):
     )
     both = latent.join(absent.rename("absent"), how="inner")
     assert both["absent"].corr(both["loyalty"], method="spearman") < -0.3
+
+
+def test_user_ids_are_unique_across_accounts(world):
+    # a user id names one user of one account, across every chunk
+    sessions = _read(world, "sessions")
+    accounts_per_user = sessions.groupby("user_id")["account_id"].nunique()
+    assert accounts_per_user.max() == 1
+    chunks = pq.ParquetDataset(world / "sessions").files
+    assert len(chunks) > 1
+    per_chunk = [
+        set(pq.read_table(f, columns=["user_id"])["user_id"].to_pylist())
+        for f in chunks
+    ]
+    assert sum(map(len, per_chunk)) == len(set().union(*per_chunk))
+    # an NPS response names a user of its own account, or no user
+    nps = _read(world, "nps_responses").dropna(subset=["user_id"])
+    owner = sessions.drop_duplicates("user_id").set_index("user_id")["account_id"]
+    named = nps["user_id"].map(owner)
+    assert (named.dropna() == nps.loc[named.notna(), "account_id"]).all()

@@ -146,6 +146,8 @@ def draw_sessions(
 ) -> dict[str, np.ndarray]:
     """Draw the sessions of `users`: account, user, start instant, duration.
 
+    ``user`` is the row of the session's user in `users` (0, 1, ...).
+
     Notes
     -----
     A present user starts sessions at ``sessions_per_user_month`` times a
@@ -182,7 +184,7 @@ def draw_sessions(
     order = np.argsort((account.astype(np.int64) << 32) | seconds_in)
     return {
         "account": account[order],
-        "user": users.local[user][order],
+        "user": user[order],
         "started_us": when[order],
         "duration_s": seconds[order],
     }
@@ -238,7 +240,11 @@ def draw_page_loads(
     }
 
 
-def label_array(prefix: str, count: int) -> pa.Array:
-    """String labels ``prefix + 00001 ...`` for local numbers 0..count."""
-    width = max(5, len(str(count)))
-    return pa.array([f"{prefix}{i:0{width}d}" for i in range(count + 1)])
+def label_array(prefix: str, first: int, count: int) -> pa.Array:
+    """String labels of the world-wide numbers ``first + 1 .. first + count``.
+
+    Labels are ``prefix`` and the number zero-padded to nine digits
+    (``u000000001``), so they sort like the numbers below a billion.
+    """
+    stop = first + count + 1
+    return pa.array([f"{prefix}{i:09d}" for i in range(first + 1, stop)])

@@ -187,11 +187,15 @@ def simulate_world(
             np.random.default_rng([seed, 0]), n_accounts, timeline, params
         )
         rows = _write_account_tables(out, acc, timeline)
+        n_users = 0  # users of the earlier chunks: user ids count world-wide
         for chunk, first in enumerate(range(0, n_accounts, chunk_accounts)):
             out.next_chunk()
             part = acc.take(slice(first, first + chunk_accounts))
             rng = np.random.default_rng([seed, 1, chunk])
-            counts = _write_chunk(out, chunk, part, timeline, params, rate, rng)
+            counts = _write_chunk(
+                out, chunk, part, timeline, params, rate, rng, n_users
+            )
+            n_users += counts.pop("users")
             for name, count in counts.items():
                 rows[name] = rows.get(name, 0) + count
             logger.debug("simulated chunk %d (%d accounts)", chunk, len(part))
@@ -314,11 +318,16 @@ def _write_account_tables(out: PartWriter, acc: AccountFrame, timeline) -> dict:
     return rows
 
 
-def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]:
+def _write_chunk(
+    out, chunk, acc, timeline, params, rate, rng, first_user
+) -> dict[str, int]:
+    """Write the event tables of one chunk; rows per table and ``users``."""
     ids = pa.array(acc.ids, type=pa.string())
     users = draw_users(rng, acc, timeline, params)
     n_users = np.bincount(users.account, minlength=len(acc))
-    user_ids = label_array("u", int(n_users.max(initial=0)))
+    # user ids are unique in the world: users numbered from `first_user` on,
+    # by account then join instant
+    user_ids = label_array("u", first_user, users.account.size)
     rows = {}
 
     sessions = draw_sessions(rng, acc, users, timeline, params, rate)
@@ -376,7 +385,9 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
             "account_id": labels(ids, responses["account"]),
             "responded_at": timestamps(responses["responded_us"]),
             "score": pa.array(responses["score"], type=pa.float64()),
-            "user_id": labels(user_ids, responses["user"]),
+            "user_id": _responding_users(
+                user_ids, n_users, responses["account"], responses["user"]
+            ),
             "persona": labels(personas, responses["persona"]),
         },
     )
@@ -421,7 +432,17 @@ def _write_chunk(out, chunk, acc, timeline, params, rate, rng) -> dict[str, int]
             "value": pa.array(custom["value"], type=pa.float64()),
         },
     )
+    rows["users"] = users.account.size
     return rows
+
+
+def _responding_users(user_ids, n_users, account, local) -> pa.DictionaryArray:
+    # the local number of a user within its account -> row of the chunk's
+    # users; null when the account has no user at all
+    first = np.cumsum(n_users) - n_users
+    known = n_users[account] > 0
+    rows = np.where(known, first[account] + local - 1, 0).astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(rows, mask=~known), user_ids)
 
 
 def _write_truth(tmp, seed, world, params, rows, n_churned) -> None:
