@@ -6,6 +6,7 @@ event tables, so it runs where the data lives (DuckDB or Spark); see
 :mod:`healthlab.indices.catalog` for benchmarked metrics and their mixes.
 """
 
+from healthlab.indices.batched import read_raw_metrics, write_raw_metrics
 from healthlab.indices.catalog import INDEX_MIX, METRIC_DIRECTIONS
 from healthlab.indices.compute import compute_page_figures, compute_raw_metrics
 from healthlab.indices.params import (
@@ -22,6 +23,8 @@ from healthlab.indices.params import (
 
 __all__ = [
     "compute_raw_metrics",
+    "write_raw_metrics",
+    "read_raw_metrics",
     "compute_page_figures",
     "INDEX_MIX",
     "METRIC_DIRECTIONS",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 from healthlab.errors import MissingTableError, ParameterError
@@ -24,11 +23,9 @@ from healthlab.indices.performance import compute_performance, page_figures
 from healthlab.indices.rating import compute_rating
 from healthlab.indices.relationship import compute_rapport, compute_touchpoints
 from healthlab.indices.retention import compute_retention
-from healthlab.indices.rollup import build_context
+from healthlab.indices.rollup import assemble, build_context
 
 __all__ = ["compute_raw_metrics", "compute_page_figures", "resolve_index_params"]
-
-COLUMNS = ["account_id", "as_of", "index", "metric", "value", "reason", "partial"]
 
 
 def resolve_index_params(definition_params=None) -> IndexParams:
@@ -101,17 +98,10 @@ def compute_raw_metrics(
         ]
     finally:
         ctx.release()
-    # concatenate column by column: pandas' concat of object columns is slow
-    out = pd.DataFrame(
-        {
-            col: np.concatenate([part[col].to_numpy() for part in parts])
-            for col in COLUMNS
-        }
-    )
-    out["as_of"] = out["as_of"].astype("datetime64[ns]")
-    return out.sort_values(["account_id", "as_of", "index", "metric"]).reset_index(
-        drop=True
-    )
+    blocks = []
+    for part in parts:
+        blocks.extend(part if isinstance(part, list) else [part])
+    return assemble(blocks, ctx.skeleton)
 
 
 def compute_page_figures(source, as_of_dates, definition_params=None):

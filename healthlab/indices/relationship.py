@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ibis
 import numpy as np
-import pandas as pd
 
 from healthlab.indices.params import RelationshipParams
 from healthlab.indices.rollup import (
@@ -60,26 +59,23 @@ def compute_touchpoints(ctx: IndexContext, params: RelationshipParams):
         planned > 0, cancelled / np.where(planned > 0, planned, 1.0), np.nan
     )
     none = reasons([absent, planned == 0], ["no_table", "no_touchpoints"], m)
-    return pd.concat(
-        [
-            to_long(
-                frame,
-                "touchpoints_held",
-                {"value": (held_rate, reasons([absent], ["no_table"], m))},
-                w,
-            ),
-            to_long(
-                frame,
-                "touchpoint_cancellations",
-                {
-                    "value": (share, none),
-                    "n_planned": (np.where(absent, np.nan, planned), none),
-                },
-                w,
-            ),
-        ],
-        ignore_index=True,
-    )
+    return [
+        to_long(
+            frame,
+            "touchpoints_held",
+            {"value": (held_rate, reasons([absent], ["no_table"], m))},
+            w,
+        ),
+        to_long(
+            frame,
+            "touchpoint_cancellations",
+            {
+                "value": (share, none),
+                "n_planned": (np.where(absent, np.nan, planned), none),
+            },
+            w,
+        ),
+    ]
 
 
 def compute_rapport(ctx: IndexContext, params: RelationshipParams):

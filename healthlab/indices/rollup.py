@@ -44,7 +44,14 @@ import pandas as pd
 from healthlab.asof import as_of_instant, parse_as_of_dates
 from healthlab.errors import MissingTableError
 
-__all__ = ["IndexContext", "day_number", "build_context", "user_days"]
+__all__ = [
+    "IndexContext",
+    "MetricBlock",
+    "assemble",
+    "build_context",
+    "day_number",
+    "user_days",
+]
 
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
@@ -246,42 +253,102 @@ def reasons(conditions: list, codes: list[str], n: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class MetricBlock:
+    """The metrics of one index, aligned on the skeleton of a context.
+
+    Attributes
+    ----------
+    index : str
+    metrics : list of str
+    values : numpy.ndarray
+        Shape ``(len(metrics), n)`` for the n skeleton rows; NaN when
+        unavailable.
+    why : numpy.ndarray
+        Reason codes, same shape, None where a value is present.
+    partial : numpy.ndarray
+        Boolean per skeleton row: the account is younger than the window.
+    """
+
+    index: str
+    metrics: list
+    values: np.ndarray
+    why: np.ndarray
+    partial: np.ndarray
+
+
 def to_long(frame: pd.DataFrame, index: str, metrics: dict, window_days: float):
-    """Long rows of one index: one per account, as-of date and metric.
+    """The metrics of one index as a :class:`MetricBlock`.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Skeleton-aligned frame (``account_id``, ``as_of``, ``age_days``).
+        Skeleton-aligned frame (``account_id``, ``as_of``, ``age_days``),
+        in skeleton order.
     metrics : dict of str to (values, reasons)
         Values (NaN when unavailable) and reason codes per metric.
     window_days : float
         The index's look-back; a younger account is flagged ``partial``.
     """
-    partial = frame["age_days"].to_numpy() < window_days
     n, k = len(frame), len(metrics)
-    values = np.empty(n * k, dtype=float)
-    why = np.empty(n * k, dtype=object)
+    values = np.empty((k, n), dtype=float)
+    why = np.empty((k, n), dtype=object)
     for i, (metric_values, metric_why) in enumerate(metrics.values()):
-        block = slice(i * n, (i + 1) * n)
-        values[block] = np.asarray(metric_values, dtype=float)
-        why[block] = np.asarray(metric_why, dtype=object)
+        values[i] = np.asarray(metric_values, dtype=float)
+        why[i] = np.asarray(metric_why, dtype=object)
     # a value is either there or unavailable with a reason, never both
     nan = np.isnan(values)
     why[~nan] = None
     why[nan & pd.isna(why)] = "unavailable"
-    # built from whole arrays: concatenating object columns is slow in pandas
-    return pd.DataFrame(
+    partial = frame["age_days"].to_numpy() < window_days
+    return MetricBlock(index, list(metrics), values, why, partial)
+
+
+def assemble(blocks: list, skeleton: pd.DataFrame) -> pd.DataFrame:
+    """Long rows of every block, sorted by account, as-of, index and metric.
+
+    The order comes from one sort of the skeleton rows and one of the
+    (index, metric) names; the long frame is then gathered with array
+    indexing, never sorted itself.
+    """
+    for block in blocks:
+        if block.values.shape[1] != len(skeleton):
+            raise RuntimeError(
+                f"Index {block.index!r} has {block.values.shape[1]} rows for "
+                f"{len(skeleton)} accounts and as-of dates; a query returned "
+                "duplicate (as_of_day, account_id) keys."
+            )
+    rows = skeleton.sort_values(["account_id", "as_of_day"], kind="stable").index
+    rows = rows.to_numpy()
+    names = [
+        (b.index, m, i, j)
+        for i, b in enumerate(blocks)
+        for j, m in enumerate(b.metrics)
+    ]
+    names.sort(key=lambda name: (name[0], name[1]))
+    n, k = len(rows), len(names)
+    values = np.empty((n, k), dtype=float)
+    why = np.empty((n, k), dtype=object)
+    partial = np.empty((n, k), dtype=bool)
+    for col, (_, _, i, j) in enumerate(names):
+        values[:, col] = blocks[i].values[j, rows]
+        why[:, col] = blocks[i].why[j, rows]
+        partial[:, col] = blocks[i].partial[rows]
+    out = pd.DataFrame(
         {
-            "account_id": np.tile(frame["account_id"].to_numpy(dtype=object), k),
-            "as_of": np.tile(frame["as_of"].to_numpy(), k),
-            "index": np.full(n * k, index, dtype=object),
-            "metric": np.repeat(np.array(list(metrics), dtype=object), n),
-            "value": values,
-            "reason": why,
-            "partial": np.tile(partial, k),
+            "account_id": np.repeat(
+                skeleton["account_id"].to_numpy(dtype=object)[rows], k
+            ),
+            "as_of": np.repeat(skeleton["as_of"].to_numpy()[rows], k),
+            "index": np.tile(np.array([x[0] for x in names], dtype=object), n),
+            "metric": np.tile(np.array([x[1] for x in names], dtype=object), n),
+            "value": values.ravel(),
+            "reason": why.ravel(),
+            "partial": partial.ravel(),
         }
     )
+    out["as_of"] = out["as_of"].astype("datetime64[ns]")
+    return out
 
 
 def column(frame: pd.DataFrame, name: str, fill: float = np.nan) -> np.ndarray:
