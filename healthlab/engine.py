@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,11 @@ import ibis.expr.datatypes as dt
 from healthlab.errors import ParameterError, SourceError
 from healthlab.tables import TABLES
 
-__all__ = ["Source", "open_source", "get_spark_session", "ENGINES"]
+__all__ = ["Source", "open_source", "get_spark_session", "ENGINES", "MEMORY_LIMIT_ENV"]
 
 ENGINES = ("duckdb", "spark")
+# environment variable with the default DuckDB memory_limit of open_source
+MEMORY_LIMIT_ENV = "HEALTHLAB_DUCKDB_MEMORY_LIMIT"
 
 
 @dataclass
@@ -63,7 +66,13 @@ class Source:
         return self.tables.get(name)
 
 
-def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
+def open_source(
+    source,
+    *,
+    engine: str = "duckdb",
+    threads: int | None = None,
+    memory_limit: str | None = None,
+):
     """Open `source` as ibis tables on the chosen engine.
 
     Parameters
@@ -76,6 +85,12 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
         which carry their own engine.
     threads : int, optional
         DuckDB worker threads (default: DuckDB's own choice).
+    memory_limit : str, optional
+        DuckDB's ``memory_limit`` (``'1GB'``, ``'500MB'``); beyond it DuckDB
+        spills to the system temporary folder. Default: the
+        ``HEALTHLAB_DUCKDB_MEMORY_LIMIT`` environment variable, else DuckDB's
+        own (80% of RAM). Ignored by the other engines and by a backend
+        object, which is used as configured.
 
     Returns
     -------
@@ -92,7 +107,7 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
         except Exception as exc:  # noqa: BLE001 - any driver error means the same
             raise SourceError(f"Cannot connect to {text!r}: {exc}") from exc
         if con.name == "duckdb":
-            _set_utc(con, threads)
+            _set_utc(con, threads, memory_limit)
         return _from_backend(con, location=text)
     path = Path(source)
     if not path.exists():
@@ -106,13 +121,13 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
                 f"Data source {str(path)!r} is a file but not a .duckdb database."
             )
         con = ibis.duckdb.connect(str(path), read_only=True)
-        _set_utc(con, threads)
+        _set_utc(con, threads, memory_limit)
         return _from_backend(con, location=str(path))
     if engine == "spark":
         con = ibis.pyspark.connect(get_spark_session())
     else:
         con = ibis.duckdb.connect()
-        _set_utc(con, threads)
+        _set_utc(con, threads, memory_limit)
     csv_files = {
         name: str(entry)
         for name in TABLES
@@ -121,7 +136,7 @@ def open_source(source, *, engine: str = "duckdb", threads: int | None = None):
     return Source(con, _read_folder(con, path), str(path), con.name, {}, csv_files)
 
 
-def _set_utc(con, threads: int | None) -> None:
+def _set_utc(con, threads: int | None, memory_limit: str | None = None) -> None:
     # Days are UTC calendar days whatever the machine's time zone.
     con.raw_sql("SET TimeZone = 'UTC'")
     # An in-memory database spills to ./.tmp by default; keep the working
@@ -130,6 +145,24 @@ def _set_utc(con, threads: int | None) -> None:
     con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
     if threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
+    limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV)
+    if limit:
+        _set_memory_limit(con, str(limit))
+
+
+def _set_memory_limit(con, limit: str) -> None:
+    # a quoted literal: reject anything but a size such as '1GB' or '1.5 GiB'
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[A-Za-z]{0,3}", limit.strip()):
+        raise ParameterError(
+            f"`memory_limit` must be a size such as '1GB' or '500MB', got {limit!r} "
+            f"(argument or {MEMORY_LIMIT_ENV})."
+        )
+    try:
+        con.raw_sql(f"SET memory_limit = '{limit.strip()}'")
+    except Exception as exc:  # noqa: BLE001 - DuckDB's parser error, reworded
+        raise ParameterError(
+            f"DuckDB does not accept memory_limit {limit!r}: {exc}"
+        ) from exc
 
 
 def _from_backend(con, location: str) -> Source:
