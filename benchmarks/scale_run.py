@@ -3,31 +3,36 @@
 Usage::
 
     python benchmarks/scale_run.py                         # 1e8 DuckDB, 1e7 Spark
-    python benchmarks/scale_run.py --duckdb 1e7 --spark 1e6
-    python benchmarks/scale_run.py --keep /tmp/worlds      # keep (and reuse) worlds
+    python benchmarks/scale_run.py --duckdb 1e7 --spark 0 --keep /tmp/worlds
+    python benchmarks/scale_run.py --memory-limit 1GB      # DuckDB memory_limit
+    python benchmarks/scale_run.py --accounts-per-batch 2000 --unbatched
 
 For each size a synthetic world is simulated with
 :func:`healthlab.simulate.simulate_world`, streamed to Parquet part files
 (more accounts, each like one of the default world; the accounts-per-session
-ratio comes from a small pilot world). Then, each in its own subprocess so
-its peak RSS is its own:
+ratio comes from a small pilot world). User ids are unique across the world,
+so grouping by user alone is a per-user pass. Then, each in its own
+subprocess so its peak RSS is its own:
 
 - the floor: one DuckDB pass grouping sessions to (user_id, day), with
   ``day = epoch_us(started_at) // 86400000000``, threads = 2;
-- the same pass to (account_id, user_id, day): simulated user ids repeat
-  across accounts (``u00007`` exists in every account), so the pass above
-  merges users of different accounts and builds a small hash table, while
-  this one yields one row per real user-day;
-- :func:`healthlab.indices.compute_raw_metrics` of the packaged default
-  definition at the last 12 month ends of the world, on DuckDB with
-  threads = 2 (DuckDB's ``memory_limit`` set by ``--memory-limit``,
-  otherwise its default of 80% of RAM) or on local Spark (``local[2]``).
+- on DuckDB, :func:`healthlab.indices.write_raw_metrics` of the packaged
+  default definition at the last 12 month ends of the world: accounts in
+  batches of ``--accounts-per-batch`` (default: the package's), each batch
+  written as a Parquet part file, threads = 2, DuckDB's ``memory_limit``
+  from ``--memory-limit`` (otherwise its default of 80% of RAM);
+  ``--unbatched`` adds :func:`healthlab.indices.compute_raw_metrics` on the
+  whole world for comparison;
+- on local Spark (``local[2]``), :func:`compute_raw_metrics` on the whole
+  world (``--spark-batches N`` runs ``write_raw_metrics`` in N batches
+  instead).
 
 Printed per run: wall time, CPU seconds of the Python process, peak RSS
 (for Spark also the JVM's peak RSS, read from ``/proc/<pid>/status``
-``VmHWM``) and the ratio of the wall time to the floor's. Worlds are
-written under ``--tmp`` (default: the system temporary folder) and removed
-afterwards unless ``--keep`` names a folder; a kept world is reused.
+``VmHWM``), the ratio of the wall time to the floor's and the number of
+batches. Worlds are written under ``--tmp`` (default: the system temporary
+folder) and removed afterwards unless ``--keep`` names a folder; a kept
+world is reused if it was simulated with the current user ids.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ from pathlib import Path
 
 SEED = 20261203
 THREADS = 2
-_MEMORY_LIMIT = "HEALTHLAB_SCALE_MEMORY_LIMIT"
+_OPTIONS = "HEALTHLAB_SCALE_OPTIONS"  # JSON options passed to the children
+# worlds simulated before user ids were unique across accounts (labels
+# "u00007", unique per account only) are not reused: now "u000000007"
+_USER_ID_LENGTH = 10
 
 
 # --- measurements, each run in a child process --------------------------------
@@ -82,34 +90,55 @@ def measure_floor(world: str, keys: str = "user_id") -> dict:
     return {"seconds": seconds, "cpu_s": cpu, "rows": rows}
 
 
-def measure_metrics(world: str, engine: str) -> dict:
+def measure_metrics(world: str, engine: str, options: dict) -> dict:
     from healthlab.definition import load_definition
     from healthlab.engine import open_source
-    from healthlab.indices import compute_raw_metrics
+    from healthlab.indices import compute_raw_metrics, write_raw_metrics
 
     labels = _labels(world)
     definition = load_definition(None)
     started = time.perf_counter()
-    if engine == "spark":
+    if engine.startswith("spark"):
         from healthlab.engine import get_spark_session
 
         get_spark_session()  # session start-up is not part of the computation
     start, cpu = time.perf_counter(), time.process_time()
-    threads = THREADS if engine == "duckdb" else None
-    source = open_source(world, engine=engine, threads=threads)
-    if engine == "duckdb" and os.environ.get(_MEMORY_LIMIT):
-        source.con.raw_sql(f"SET memory_limit = '{os.environ[_MEMORY_LIMIT]}'")
-    result = compute_raw_metrics(source, labels, definition)
+    on_duckdb = engine.startswith("duckdb")
+    source = open_source(
+        world,
+        engine="duckdb" if on_duckdb else "spark",
+        threads=THREADS if on_duckdb else None,
+        memory_limit=options.get("memory_limit") if on_duckdb else None,
+    )
+    batches = 1
+    if engine in ("duckdb", "spark_batched"):
+        per_batch = options.get("accounts_per_batch")
+        if engine == "spark_batched":
+            per_batch = -(-_n_accounts(world) // options["spark_batches"])
+        kwargs = {"accounts_per_batch": per_batch} if per_batch else {}
+        out = Path(tempfile.mkdtemp(dir=Path(world).parent)) / "raw_metrics"
+        try:
+            summary = write_raw_metrics(source, labels, definition, out, **kwargs)
+        finally:
+            shutil.rmtree(out.parent, ignore_errors=True)
+        rows, batches = summary.rows, summary.batches
+    else:
+        rows = len(compute_raw_metrics(source, labels, definition))
     out = {
         "seconds": time.perf_counter() - start,
         "startup_s": start - started,
         "cpu_s": time.process_time() - cpu,
-        "rows": len(result),
+        "rows": rows,
+        "batches": batches,
         "as_of": [labels[0], labels[-1]],
     }
-    if engine == "spark":
+    if not on_duckdb:
         out["jvm_peak_rss_mb"] = _jvm_peak_mb()
     return out
+
+
+def _n_accounts(world: str) -> int:
+    return json.loads((Path(world) / "truth.json").read_text())["world"]["n_accounts"]
 
 
 def _jvm_peak_mb() -> float | None:
@@ -129,11 +158,8 @@ def _jvm_peak_mb() -> float | None:
 def _child(kind: str, world: str) -> dict:
     if kind == "floor":
         result = measure_floor(world)
-    elif kind == "floor_account":
-        # simulated user ids repeat across accounts: the per-user pass
-        result = measure_floor(world, "account_id, user_id")
     else:
-        result = measure_metrics(world, kind)
+        result = measure_metrics(world, kind, json.loads(os.environ[_OPTIONS]))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
@@ -141,10 +167,11 @@ def _child(kind: str, world: str) -> dict:
 def run(kind: str, world: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-W", "ignore", __file__, "--child", kind, str(world)],
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        sys.exit(f"{kind} run failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -156,12 +183,19 @@ def simulate(path: Path, n_accounts: int) -> dict:
     from healthlab.simulate import simulate_world
 
     truth = path / "truth.json"
-    if truth.exists():
+    if truth.exists() and _current_user_ids(path):
         saved = json.loads(truth.read_text())
         if saved["world"]["n_accounts"] == n_accounts:
             return {"seconds": 0.0, "rows": saved["rows"], "reused": True}
     summary = simulate_world(path, n_accounts=n_accounts, seed=SEED)
     return {"seconds": summary.elapsed_s, "rows": summary.rows, "reused": False}
+
+
+def _current_user_ids(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(path / "sessions" / "part-00000.parquet", columns=["user_id"])
+    return len(first["user_id"][0].as_py()) == _USER_ID_LENGTH
 
 
 def sessions_per_account(tmp: Path) -> float:
@@ -177,6 +211,31 @@ def _gib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**30
 
 
+def _report(kind: str, metrics: dict, floor: dict) -> str:
+    names = {
+        "duckdb": "write_raw_metrics on DuckDB",
+        "duckdb_whole": "compute_raw_metrics on DuckDB (unbatched)",
+        "spark": "compute_raw_metrics on Spark",
+        "spark_batched": "write_raw_metrics on Spark",
+    }
+    jvm = metrics.get("jvm_peak_rss_mb")
+    return (
+        f"  {names[kind]}, 12 month ends "
+        f"{metrics['as_of'][0]}..{metrics['as_of'][1]}: "
+        f"{metrics['seconds']:.1f} s wall, CPU {metrics['cpu_s']:.1f} s "
+        f"(Python process), peak RSS {metrics['peak_rss_mb']:,.0f} MB"
+        + (f" + JVM {jvm:,.0f} MB" if jvm else "")
+        + (
+            f" (session start {metrics['startup_s']:.0f} s not counted)"
+            if kind.startswith("spark")
+            else ""
+        )
+        + f", {metrics['rows']:,} rows, {metrics['batches']} batch"
+        + ("es" if metrics["batches"] > 1 else "")
+        + f" | ratio to floor {metrics['seconds'] / floor['seconds']:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duckdb", type=float, default=1e8, help="sessions")
@@ -186,21 +245,37 @@ def main() -> None:
     parser.add_argument(
         "--memory-limit", help="DuckDB memory_limit of the index run, e.g. 1GB"
     )
+    parser.add_argument(
+        "--accounts-per-batch", type=int, help="DuckDB batch size (default: package)"
+    )
+    parser.add_argument(
+        "--unbatched", action="store_true", help="also DuckDB on the whole world"
+    )
+    parser.add_argument(
+        "--spark-batches", type=int, default=0, help="Spark in N batches (0: whole)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.memory_limit:
-        os.environ[_MEMORY_LIMIT] = args.memory_limit
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
+    os.environ[_OPTIONS] = json.dumps(
+        {
+            "memory_limit": args.memory_limit,
+            "accounts_per_batch": args.accounts_per_batch,
+            "spark_batches": args.spark_batches,
+        }
+    )
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(dir=args.tmp))
     base.mkdir(parents=True, exist_ok=True)
     try:
         per_account = sessions_per_account(base)
         print(f"pilot: {per_account:,.0f} sessions per account (24 months)")
-        plan = [("duckdb", args.duckdb), ("spark", args.spark)]
-        for engine, target in plan:
+        duckdb_runs = ["duckdb"] + (["duckdb_whole"] if args.unbatched else [])
+        spark_runs = ["spark_batched" if args.spark_batches else "spark"]
+        plan = [(duckdb_runs, args.duckdb), (spark_runs, args.spark)]
+        for kinds, target in plan:
             if not target:
                 continue
             accounts = max(1, round(target / per_account))
@@ -214,37 +289,14 @@ def main() -> None:
             )
             floor = run("floor", world)
             print(
-                f"  floor (DuckDB, {THREADS} threads, one pass to (user_id, day)): "
-                f"{floor['seconds']:.1f} s wall, CPU {floor['cpu_s']:.1f} s, "
-                f"peak RSS {floor['peak_rss_mb']:,.0f} MB, "
-                f"{floor['rows']:,} user-days",
+                f"  floor (DuckDB, {THREADS} threads, one pass to (user_id, day), "
+                f"user ids unique in the world): {floor['seconds']:.1f} s wall, "
+                f"CPU {floor['cpu_s']:.1f} s, peak RSS {floor['peak_rss_mb']:,.0f} "
+                f"MB, {floor['rows']:,} user-days",
                 flush=True,
             )
-            per_user = run("floor_account", world)
-            print(
-                "  same pass to (account_id, user_id, day) (user ids are unique "
-                f"per account only): {per_user['seconds']:.1f} s wall, "
-                f"CPU {per_user['cpu_s']:.1f} s, peak RSS "
-                f"{per_user['peak_rss_mb']:,.0f} MB, {per_user['rows']:,} user-days",
-                flush=True,
-            )
-            metrics = run(engine, world)
-            jvm = metrics.get("jvm_peak_rss_mb")
-            print(
-                f"  compute_raw_metrics on {engine}, 12 month ends "
-                f"{metrics['as_of'][0]}..{metrics['as_of'][1]}: "
-                f"{metrics['seconds']:.1f} s wall, CPU {metrics['cpu_s']:.1f} s "
-                f"(Python process), peak RSS {metrics['peak_rss_mb']:,.0f} MB"
-                + (f" + JVM {jvm:,.0f} MB" if jvm else "")
-                + (
-                    f" (session start {metrics['startup_s']:.0f} s not counted)"
-                    if engine == "spark"
-                    else ""
-                )
-                + f", {metrics['rows']:,} rows | ratio to floor "
-                f"{metrics['seconds'] / floor['seconds']:.2f}x",
-                flush=True,
-            )
+            for kind in kinds:
+                print(_report(kind, run(kind, world), floor), flush=True)
             if not args.keep:
                 shutil.rmtree(world)
     finally:
