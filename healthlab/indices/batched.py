@@ -72,7 +72,8 @@ class RawMetricsSummary:
     def __str__(self) -> str:
         return (
             f"Raw metrics in {self.path}: {self.rows:,} rows for "
-            f"{self.accounts:,} accounts in {self.batches} batches "
+            f"{self.accounts:,} accounts in {self.batches} "
+            f"batch{'es' if self.batches != 1 else ''} "
             f"({self.elapsed_s:.1f} s)"
         )
 
