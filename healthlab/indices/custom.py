@@ -21,7 +21,7 @@ __all__ = ["compute_custom"]
 
 
 def _rows(ctx: IndexContext, params: CustomIndexParams):
-    # the declared source rows as (account_id, day, at, v)
+    # the declared source rows as (acc, day, at, v)
     table = ctx.table(params.table)
     time_column = params.time_column or EVENT_TIME_COLUMN.get(params.table)
     needed = ["account_id", time_column]
@@ -36,13 +36,14 @@ def _rows(ctx: IndexContext, params: CustomIndexParams):
         )
     if params.table == "custom_metrics":
         table = table.filter(table.metric == params.metric)
+    table = ctx.keyed_view(table)
     value = (
         ibis.literal(1.0)
         if params.aggregation == "count"
         else table[params.column].cast("float64")
     )
     rows = table.select(
-        "account_id",
+        "acc",
         at=table[time_column],
         day=day_number(table[time_column], ctx.con.name),
         v=value,
@@ -70,30 +71,26 @@ def compute_custom(ctx: IndexContext, params: CustomIndexParams):
     frame = ctx.skeleton.assign(n=np.nan)
     if ctx.table(params.table) is not None:
         rows = _rows(ctx, params)
-        daily = rows.group_by("account_id", "day").aggregate(
+        daily = rows.group_by("acc", "day").aggregate(
             n=ibis._.count(), s=rows.v.sum(), lo=rows.v.min(), hi=rows.v.max()
         )
         if agg == "last":
             rank = ibis.row_number().over(
-                group_by=["account_id", "day"], order_by=[rows.at.desc(), rows.v.desc()]
+                group_by=["acc", "day"], order_by=[rows.at.desc(), rows.v.desc()]
             )
             lasts = rows.mutate(rank=rank).filter(ibis._.rank == 0)
-            daily = daily.join(
-                lasts.select("account_id", "day", last=lasts.v), ["account_id", "day"]
-            )
+            daily = daily.join(lasts.select("acc", "day", last=lasts.v), ["acc", "day"])
         days = window_join(daily, ctx, params.window_days)
         if agg == "last":
             rank = ibis.row_number().over(
-                group_by=["as_of_day", "account_id"], order_by=days.day.desc()
+                group_by=["as_of_day", "acc"], order_by=days.day.desc()
             )
             days = days.mutate(rank=rank)
-            final = days.filter(days.rank == 0).select(
-                "as_of_day", "account_id", "last"
-            )
+            final = days.filter(days.rank == 0).select("as_of_day", "acc", "last")
             frame = ctx.execute(final)
         else:
             frame = ctx.execute(
-                days.group_by("as_of_day", "account_id").aggregate(
+                days.group_by("as_of_day", "acc").aggregate(
                     n=days.n.sum(), s=days.s.sum(), lo=days.lo.min(), hi=days.hi.max()
                 )
             )

@@ -51,7 +51,7 @@ def compute_duration(ctx: IndexContext, params: DurationParams):
     hours = days.usage_s / 3600.0
     recent = days.day >= days.as_of_day - h
     earlier = days.day < days.as_of_day - w + h
-    expr = days.group_by("as_of_day", "account_id").aggregate(
+    expr = days.group_by("as_of_day", "acc").aggregate(
         level=hours.median(),
         # nulls outside the half; median(where=...) mis-compiles on Spark
         recent=ibis.ifelse(recent, hours, ibis.null("float64")).median(),

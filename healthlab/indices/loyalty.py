@@ -68,7 +68,7 @@ def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
         last.next_day.isnull() | (last.next_day >= last.as_of_day - dropout)
     )
     came_back = last.next_day.notnull() & (last.next_day < last.as_of_day)
-    expr = last.group_by("as_of_day", "account_id").aggregate(
+    expr = last.group_by("as_of_day", "acc").aggregate(
         base_users=last.count(),
         retained=ibis.ifelse(came_back, 1, 0).sum(),
     )

@@ -40,10 +40,10 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
     """
     w = params.window_days
     frame = ctx.skeleton
-    responses = ctx.table("nps_responses")
+    responses = ctx.keyed("nps_responses")
     if responses is not None:
         rows = responses.select(
-            "account_id",
+            "acc",
             day=day_number(responses.responded_at, ctx.con.name),
             promoter=ibis.ifelse(responses.score >= params.promoter_min, 1, 0),
             detractor=ibis.ifelse(responses.score <= params.detractor_max, 1, 0),
@@ -51,7 +51,7 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
         days = window_join(rows, ctx, 2 * w)
         current = days.day >= days.as_of_day - w
         frame = ctx.execute(
-            days.group_by("as_of_day", "account_id").aggregate(
+            days.group_by("as_of_day", "acc").aggregate(
                 n=ibis.ifelse(current, 1, 0).sum(),
                 p=days.promoter.sum(where=current),
                 d=days.detractor.sum(where=current),
@@ -63,12 +63,13 @@ def compute_nps(ctx: IndexContext, params: NpsParams):
     invitations = ctx.table("nps_invitations")
     sent = np.zeros(len(frame))
     if invitations is not None and "account_id" in invitations.columns:
+        invitations = ctx.keyed("nps_invitations")
         rows = invitations.select(
-            "account_id", day=day_number(invitations.sent_at, ctx.con.name)
+            "acc", day=day_number(invitations.sent_at, ctx.con.name)
         )
         days = window_join(rows, ctx, w)
         sent_frame = ctx.execute(
-            days.group_by("as_of_day", "account_id").aggregate(sent=days.count())
+            days.group_by("as_of_day", "acc").aggregate(sent=days.count())
         )
         sent = column(sent_frame, "sent", 0.0)
 

@@ -32,13 +32,14 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
     Returns
     -------
     pandas.DataFrame or None
-        Columns ``as_of_day``, ``account_id`` (``page``), ``load_ms_sum``,
-        ``n_loads``, ``requested``, ``loaded``; None without page loads.
+        Columns ``as_of_day``, ``acc`` (and ``account_id``, ``page`` by
+        page), ``load_ms_sum``, ``n_loads``, ``requested``, ``loaded``; None
+        without page loads.
     """
-    loads = ctx.table("page_loads")
+    loads = ctx.keyed("page_loads")
     if loads is None:
         return None
-    keys = ["account_id", "page"] if by_page else ["account_id"]
+    keys = ["acc", "page"] if by_page else ["acc"]
     rows = loads.select(
         *keys,
         "load_ms",
@@ -59,7 +60,7 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
     )
     if by_page:
         frame = expr.to_pandas()
-        frame["account_id"] = frame["account_id"].astype(str)
+        frame["account_id"] = ctx.account_ids[frame["acc"].to_numpy(dtype="int64")]
     else:
         frame = ctx.execute(expr)
     # Python's float() of a decimal string is correctly rounded

@@ -34,15 +34,15 @@ def compute_rating(ctx: IndexContext, params: RatingParams):
     rating in the window gives ``no_ratings``.
     """
     frame = ctx.skeleton.assign(stars_sum=np.nan, n=0.0)
-    ratings = ctx.table("ratings")
+    ratings = ctx.keyed("ratings")
     if ratings is not None:
         # small table: join the rows to their snapshots, no rollup
         rows = ratings.select(
-            "account_id", "stars", day=day_number(ratings.rated_at, ctx.con.name)
+            "acc", "stars", day=day_number(ratings.rated_at, ctx.con.name)
         )
         days = window_join(rows, ctx, params.window_days)
         frame = ctx.execute(
-            days.group_by("as_of_day", "account_id").aggregate(
+            days.group_by("as_of_day", "acc").aggregate(
                 stars_sum=days.stars.sum(), n=days.count()
             )
         )

@@ -37,14 +37,14 @@ def compute_touchpoints(ctx: IndexContext, params: RelationshipParams):
     """
     w = params.window_days
     frame = ctx.skeleton
-    table = ctx.table("touchpoints")
+    table = ctx.keyed("touchpoints")
     if table is not None:
         rows = table.select(
-            "status", "account_id", day=day_number(table.occurred_at, ctx.con.name)
+            "status", "acc", day=day_number(table.occurred_at, ctx.con.name)
         )
         days = window_join(rows, ctx, w)
         frame = ctx.execute(
-            days.group_by("as_of_day", "account_id").aggregate(
+            days.group_by("as_of_day", "acc").aggregate(
                 held=ibis.ifelse(days.status == "held", 1, 0).sum(),
                 cancelled=ibis.ifelse(days.status == "cancelled", 1, 0).sum(),
             )
@@ -94,10 +94,10 @@ def compute_rapport(ctx: IndexContext, params: RelationshipParams):
     No rating in the window: ``no_rapport``.
     """
     frame = ctx.skeleton
-    table = ctx.table("rapport")
+    table = ctx.keyed("rapport")
     if table is not None:
         rows = table.select(
-            "account_id",
+            "acc",
             "persona",
             "rated_at",
             "rating",
@@ -105,12 +105,12 @@ def compute_rapport(ctx: IndexContext, params: RelationshipParams):
         )
         days = window_join(rows, ctx, params.rapport_max_age_days)
         rank = ibis.row_number().over(
-            group_by=["as_of_day", "account_id", "persona"],
+            group_by=["as_of_day", "acc", "persona"],
             order_by=[days.rated_at.desc(), days.rating.desc()],
         )
         latest = days.mutate(rank=rank).filter(ibis._.rank == 0)
         frame = ctx.execute(
-            latest.group_by("as_of_day", "account_id").aggregate(
+            latest.group_by("as_of_day", "acc").aggregate(
                 value=latest.rating.mean(), n_personas=ibis._.count()
             )
         )

@@ -30,7 +30,7 @@ def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
             ).max()
             for k in params.intervals
         }
-        return days.group_by("account_id", "user_id", "cohort").aggregate(**returns)
+        return days.group_by("acc", "user_id", "cohort").aggregate(**returns)
 
     # used by one query only: left to the engine to plan, not materialised
     return build()
@@ -75,7 +75,7 @@ def compute_retention(ctx: IndexContext, params: RetentionParams):
         eligible = joined.cohort < joined.as_of_day - k - a
         sums[f"eligible_{k}"] = ibis.ifelse(eligible, 1, 0).sum()
         sums[f"returned_{k}"] = ibis.ifelse(eligible, joined[f"r{k}"], 0).sum()
-    frame = ctx.execute(joined.group_by("as_of_day", "account_id").aggregate(**sums))
+    frame = ctx.execute(joined.group_by("as_of_day", "acc").aggregate(**sums))
 
     n = len(frame)
     metrics = {}

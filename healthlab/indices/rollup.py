@@ -88,7 +88,11 @@ class IndexContext:
         One row per (as_of_day, account_id) present at that snapshot, with
         ``as_of`` (label), ``app_type`` and ``age_days`` (account age at t).
     as_of_days : tuple of int
-        The snapshot day numbers T, in the order of the as-of labels.
+        The snapshot day numbers T, in the order of the as-of labels
+        (ascending).
+    account_ids : numpy.ndarray
+        The account ids, sorted; an account's position is its integer key
+        ``acc`` (see :meth:`keyed`).
     """
 
     con: object
@@ -96,8 +100,12 @@ class IndexContext:
     as_of: ibis.Table
     skeleton: pd.DataFrame
     as_of_days: tuple = ()
+    account_ids: np.ndarray = field(default_factory=lambda: np.empty(0, object))
     _cache: dict = field(default_factory=dict)
     _day_maps: dict = field(default_factory=dict)
+    _keyed: dict = field(default_factory=dict)
+    _account_map: object = None
+    _positions: np.ndarray | None = None
 
     def day_map(self, start: int, end: int = 0) -> ibis.Table:
         """Pairs (``as_of_day``, ``day``) of every day in ``[T - start, T - end)``.
@@ -124,10 +132,50 @@ class IndexContext:
     def table(self, name: str):
         return self.tables.get(name)
 
+    def keyed(self, name: str) -> ibis.Table | None:
+        """Table `name` with the integer account key ``acc`` for ``account_id``.
+
+        Grouping and joining on a small integer instead of a string id makes
+        every query over the rollups several times cheaper; the key is the
+        account's position in :attr:`account_ids`. Rows of accounts missing
+        from ``accounts`` drop out (they have no snapshot). None when the
+        source lacks the table.
+        """
+        table = self.tables.get(name)
+        if table is None:
+            return None
+        if name not in self._keyed:
+            self._keyed[name] = self.keyed_view(table)
+        return self._keyed[name]
+
+    def keyed_view(self, table: ibis.Table) -> ibis.Table:
+        """`table` (with ``account_id``) keyed by ``acc``, as :meth:`keyed`."""
+        if self._account_map is None:
+            self._account_map = ibis.memtable(
+                pd.DataFrame(
+                    {
+                        "account_key": self.account_ids,
+                        "acc": np.arange(len(self.account_ids), dtype="int64"),
+                    }
+                )
+            )
+        key = table.account_id
+        if not key.type().is_string():
+            key = key.cast("string")
+        accounts = self._account_map
+        joined = table.join(accounts, key == accounts.account_key)
+        return joined.drop("account_key", "account_id")
+
     def cached(self, key: str, build):
         """Materialise the expression ``build()`` once and reuse it."""
         if key not in self._cache:
-            self._cache[key] = build().cache()
+            expr = build()
+            # ibis' Spark cache does not register the in-memory tables the
+            # expression reads (the account map); executing does
+            register = getattr(self.con, "_run_pre_execute_hooks", None)
+            if register is not None:
+                register(expr)
+            self._cache[key] = expr.cache()
         return self._cache[key]
 
     def release(self) -> None:
@@ -142,13 +190,34 @@ class IndexContext:
     def execute(self, expr: ibis.Table) -> pd.DataFrame:
         """Run an account-level expression and align it on the skeleton.
 
-        `expr` has columns ``as_of_day`` and ``account_id``; accounts absent
-        from it get NaN in its other columns.
+        `expr` has columns ``as_of_day`` and ``acc`` (the integer account
+        key), one row per pair at most; skeleton rows absent from it get NaN
+        (None for text) in its other columns.
         """
         frame = expr.to_pandas()
-        frame["account_id"] = frame["account_id"].astype(str)
-        frame["as_of_day"] = frame["as_of_day"].astype("int64")
-        return self.skeleton.merge(frame, on=["as_of_day", "account_id"], how="left")
+        if self._positions is None:
+            snapshot = np.searchsorted(self.as_of_days, self.skeleton["as_of_day"])
+            positions = np.full((len(self.as_of_days), len(self.account_ids)), -1)
+            positions[snapshot, self.skeleton["acc"].to_numpy()] = np.arange(
+                len(self.skeleton)
+            )
+            self._positions = positions
+        snapshot = np.searchsorted(
+            self.as_of_days, frame["as_of_day"].to_numpy(dtype="int64")
+        )
+        rows = self._positions[snapshot, frame["acc"].to_numpy(dtype="int64")]
+        present = rows >= 0
+        rows = rows[present]
+        out = self.skeleton.copy(deep=False)
+        for name in frame.columns.difference(["as_of_day", "acc"], sort=False):
+            values = frame[name].to_numpy()[present]
+            if values.dtype.kind in "biuf":
+                aligned = np.full(len(out), np.nan)
+            else:
+                aligned = np.full(len(out), None, dtype=object)
+            aligned[rows] = values
+            out[name] = aligned
+        return out
 
 
 def build_context(source, as_of_dates) -> IndexContext:
@@ -171,6 +240,10 @@ def build_context(source, as_of_dates) -> IndexContext:
         tables["accounts"].select("account_id", "app_type", "created_at").to_pandas()
     )
     accounts["account_id"] = accounts["account_id"].astype(str)
+    accounts = accounts.drop_duplicates("account_id").sort_values(
+        "account_id", kind="stable", ignore_index=True
+    )
+    accounts["acc"] = np.arange(len(accounts), dtype="int64")
     accounts["created_at"] = _utc(accounts["created_at"])
     churned = pd.Series(
         pd.NaT, index=accounts.index, dtype=accounts["created_at"].dtype
@@ -185,7 +258,7 @@ def build_context(source, as_of_dates) -> IndexContext:
     parts = []
     for label, instant, day in zip(labels, instants, days, strict=True):
         alive = (accounts["created_at"] < instant) & ~(churned < instant)
-        part = accounts.loc[alive, ["account_id", "app_type"]].copy()
+        part = accounts.loc[alive, ["account_id", "acc", "app_type"]].copy()
         part["age_days"] = (
             (instant - accounts.loc[alive, "created_at"]) / pd.Timedelta(days=1)
         ).to_numpy(dtype=float)
@@ -196,7 +269,14 @@ def build_context(source, as_of_dates) -> IndexContext:
     skeleton["as_of"] = pd.to_datetime(skeleton["as_of"]).astype("datetime64[ns]")
 
     as_of = ibis.memtable(pd.DataFrame({"as_of_day": np.asarray(days, dtype="int64")}))
-    return IndexContext(source.con, tables, as_of, skeleton, tuple(days))
+    return IndexContext(
+        source.con,
+        tables,
+        as_of,
+        skeleton,
+        tuple(days),
+        accounts["account_id"].to_numpy(dtype=object),
+    )
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -209,24 +289,23 @@ def _utc(values: pd.Series) -> pd.Series:
 def user_days(ctx: IndexContext) -> ibis.Table:
     """Sessions rolled up per (account, user, day), with each user's timeline.
 
-    Columns: ``usage_s`` (summed duration), ``cohort`` (the
-    user's first active day) and ``next_day`` (the user's next active day,
-    null on the last one). The two window columns let retention and
+    Columns: ``acc`` (integer account key), ``user_id``, ``day``,
+    ``usage_s`` (summed duration), ``cohort`` (the user's first active
+    day) and ``next_day`` (the user's next active day, null on the last
+    one). The two window columns let retention and
     loyalty avoid re-joining the rollup to itself.
     """
 
     def build():
-        sessions = ctx.table("sessions")
+        sessions = ctx.keyed("sessions")
         daily = (
             sessions.mutate(day=day_number(sessions.started_at, ctx.con.name))
-            .group_by("account_id", "user_id", "day")
+            .group_by("acc", "user_id", "day")
             .aggregate(usage_s=sessions.duration_s.sum())
         )
         # one window spec for both columns, so the engine partitions and
         # sorts the rollup once (the frame is the whole partition)
-        timeline = ibis.window(
-            group_by=[daily.account_id, daily.user_id], order_by=daily.day
-        )
+        timeline = ibis.window(group_by=[daily.acc, daily.user_id], order_by=daily.day)
         return daily.mutate(
             cohort=daily.day.min().over(timeline),
             next_day=daily.day.lead().over(timeline),
