@@ -148,3 +148,16 @@ def test_batches_run_under_a_small_memory_limit(world, whole, tmp_path):
     source = open_source(world, threads=2, memory_limit="200MB")
     write_raw_metrics(source, AS_OF, None, tmp_path / "m", accounts_per_batch=40)
     pd.testing.assert_frame_equal(read_raw_metrics(tmp_path / "m"), whole)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning")
+def test_batches_on_spark_equal_duckdb(spark_session, world, whole, tmp_path):
+    source = open_source(world, engine="spark")
+    summary = write_raw_metrics(
+        source, AS_OF, None, tmp_path / "m", accounts_per_batch=70
+    )
+    assert summary.batches == 2
+    got = read_raw_metrics(tmp_path / "m")
+    pd.testing.assert_frame_equal(got, whole, rtol=1e-9, atol=1e-9)
