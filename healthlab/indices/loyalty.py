@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
+import pandas as pd
 
 from healthlab.indices.params import LoyaltyParams
 from healthlab.indices.rollup import (
@@ -14,22 +14,39 @@ from healthlab.indices.rollup import (
     reasons,
     to_long,
     user_days,
-    window_join,
 )
 
 __all__ = ["compute_loyalty"]
 
-# above this many snapshots the per-snapshot filter costs more than it saves
-_MAX_PREFILTER = 64
+# snapshots per bit mask: bits 0..61 of a signed 64-bit integer
+_BITS = 62
 
 
-def _is_last_before(days: ibis.Table, t: int, lookback: int, dropout: int):
-    # the user-day is in [t - L, t - D) and the user's next one is not
-    return (
-        (days.day >= t - lookback)
-        & (days.day < t - dropout)
-        & (days.next_day.isnull() | (days.next_day >= t - dropout))
-    )
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(mask: dt.int64) -> dt.int64:
+    """Bitwise OR of a group's values (DuckDB and Spark SQL ``bit_or``)."""
+
+
+def _day_masks(ctx: IndexContext, lookback: int, dropout: int) -> pd.DataFrame:
+    """Per day, bit masks of the snapshots whose base or recent window holds it.
+
+    Snapshot i (ascending) is bit ``i % 62`` of mask block ``i // 62``. A
+    day d is in the base window of snapshot T when T - L <= d < T - D and in
+    its recent window when T - D <= d < T.
+    """
+    snapshots = np.asarray(ctx.as_of_days, dtype="int64")
+    days = np.arange(snapshots.min() - lookback, snapshots.max(), dtype="int64")
+    out = {"day": days}
+    for block in range(0, len(snapshots), _BITS):
+        base = np.zeros(len(days), dtype="int64")
+        recent = np.zeros(len(days), dtype="int64")
+        for bit, t in enumerate(snapshots[block : block + _BITS]):
+            flag = np.int64(1) << np.int64(bit)
+            base[(days >= t - lookback) & (days < t - dropout)] |= flag
+            recent[(days >= t - dropout) & (days < t)] |= flag
+        out[f"base_{block // _BITS}"] = base
+        out[f"recent_{block // _BITS}"] = recent
+    return pd.DataFrame(out)
 
 
 def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
@@ -48,31 +65,49 @@ def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
     and loyalty = 1 - dropped / base = retained / base. Fewer than
     `min_users` base users: ``no_base_users`` (none) or ``too_few_users``.
     Loyalty is benchmarked within the app type (in scoring).
+
+    Every snapshot is answered by one pass over the user-days: each day
+    carries a bit per snapshot whose base (or recent) window holds it, a
+    user's bits are OR-ed together, and an account's base and retained
+    users are bit counts. The cost is linear in the user-days, and the
+    number of snapshots only adds a bit each (a 64-bit column per 62).
     """
     lookback, dropout = params.lookback_days, params.dropout_days
+    masks = ctx.small_table(
+        f"loyalty_masks_{lookback}_{dropout}",
+        lambda: _day_masks(ctx, lookback, dropout),
+    )
+    blocks = [c[len("base_") :] for c in masks.columns if c.startswith("base_")]
     days = user_days(ctx)
-    # each base user's last active day before T - D; its next active day
-    # (the first one on or after T - D) says whether the user came back.
-    # Few user-days are the last before some T - D: keep only those first
-    # (one condition per snapshot), then join them to their snapshots.
-    snapshots = sorted({int(t) for t in ctx.as_of_days})
-    if 0 < len(snapshots) <= _MAX_PREFILTER:
-        days = days.filter(
-            functools.reduce(
-                operator.or_,
-                [_is_last_before(days, t, lookback, dropout) for t in snapshots],
-            )
+    joined = days.join(masks, "day")
+    users = joined.group_by("acc", "user_id").aggregate(
+        **{f"base_{b}": _bit_or(joined[f"base_{b}"]) for b in blocks},
+        **{f"recent_{b}": _bit_or(joined[f"recent_{b}"]) for b in blocks},
+    )
+    sums = {}
+    for i in range(len(ctx.as_of_days)):
+        block, bit = divmod(i, _BITS)
+        base = (users[f"base_{block}"] >> bit) & 1
+        kept = ((users[f"base_{block}"] & users[f"recent_{block}"]) >> bit) & 1
+        sums[f"b{i}"] = base.sum()
+        sums[f"k{i}"] = kept.sum()
+    wide = users.group_by("acc").aggregate(**sums).to_pandas()
+
+    snapshots = len(ctx.as_of_days)
+    frame = ctx.align(
+        pd.DataFrame(
+            {
+                "as_of_day": np.repeat(np.asarray(ctx.as_of_days), len(wide)),
+                "acc": np.tile(wide["acc"].to_numpy(dtype="int64"), snapshots),
+                "base_users": np.concatenate(
+                    [wide[f"b{i}"].to_numpy(dtype=float) for i in range(snapshots)]
+                ),
+                "retained": np.concatenate(
+                    [wide[f"k{i}"].to_numpy(dtype=float) for i in range(snapshots)]
+                ),
+            }
         )
-    last = window_join(days, ctx, lookback, dropout)
-    last = last.filter(
-        last.next_day.isnull() | (last.next_day >= last.as_of_day - dropout)
     )
-    came_back = last.next_day.notnull() & (last.next_day < last.as_of_day)
-    expr = last.group_by("as_of_day", "acc").aggregate(
-        base_users=last.count(),
-        retained=ibis.ifelse(came_back, 1, 0).sum(),
-    )
-    frame = ctx.execute(expr)
 
     base = column(frame, "base_users", 0.0)
     retained = column(frame, "retained", 0.0)

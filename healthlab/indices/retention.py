@@ -14,26 +14,24 @@ __all__ = ["compute_retention"]
 def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
     # per user: cohort day (first active day) and, per interval k, whether the
     # user was active on any day of [cohort + k, cohort + k + activity_days)
-    def build():
-        days = user_days(ctx)
-        offset = days.day - days.cohort
-        # only the cohort day and the days inside some return window matter
-        ks = params.intervals
-        days = days.filter(
-            (offset == 0)
-            | ((offset >= min(ks)) & (offset < max(ks) + params.activity_days))
-        )
-        offset = days.day - days.cohort
-        returns = {
-            f"r{k}": ibis.ifelse(
-                (offset >= k) & (offset < k + params.activity_days), 1, 0
-            ).max()
-            for k in params.intervals
-        }
-        return days.group_by("acc", "user_id", "cohort").aggregate(**returns)
-
-    # used by one query only: left to the engine to plan, not materialised
-    return build()
+    days = user_days(ctx)
+    cohorts = days.group_by("acc", "user_id").aggregate(cohort=days.day.min())
+    days = days.join(cohorts, ["acc", "user_id"])
+    offset = days.day - days.cohort
+    # only the cohort day and the days inside some return window matter
+    ks = params.intervals
+    days = days.filter(
+        (offset == 0)
+        | ((offset >= min(ks)) & (offset < max(ks) + params.activity_days))
+    )
+    offset = days.day - days.cohort
+    returns = {
+        f"r{k}": ibis.ifelse(
+            (offset >= k) & (offset < k + params.activity_days), 1, 0
+        ).max()
+        for k in params.intervals
+    }
+    return days.group_by("acc", "user_id", "cohort").aggregate(**returns)
 
 
 def compute_retention(ctx: IndexContext, params: RetentionParams):

@@ -168,3 +168,23 @@ def test_missing_sessions_table_is_an_error(world_tables, tmp_path):
     source = open_source(write_world(tables, tmp_path))
     with pytest.raises(MissingTableError, match="Table 'sessions' is missing"):
         compute_raw_metrics(source, LABELS)
+
+
+def test_loyalty_over_more_snapshots_than_one_bit_mask_holds(tmp_path):
+    # 66 weekly snapshots: the day masks need a second 62-bit block
+    tables = make_world(n_accounts=8, n_sessions=6_000, seed=5)
+    labels = [
+        d.date().isoformat() for d in pd.date_range("2025-02-02", periods=66, freq="7D")
+    ]
+    result = compute_raw_metrics(open_source(write_world(tables, tmp_path)), labels)
+    expected = reference_metrics(tables, labels)
+    loyalty = result[result["index"] == "loyalty"]
+    got = loyalty.set_index(["account_id", "as_of", "metric"])["value"]
+    want = pd.Series(
+        {(a, t, m): v for (a, t, i, m), v in expected.items() if i == "loyalty"}
+    )
+    assert len(want) == len(got) > 66
+    want = want.reindex(got.index)
+    assert want.notna().sum() > 100
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)
+    assert (got.isna() == want.isna()).all()
