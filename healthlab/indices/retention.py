@@ -63,11 +63,10 @@ def compute_retention(ctx: IndexContext, params: RetentionParams):
     """
     users = _user_returns(ctx, params)
     a, c = params.activity_days, params.cohort_window_days
-    t = ctx.as_of.as_of_day
-    joined = users.join(
-        ctx.as_of,
-        [users.cohort >= t - c, users.cohort < t - min(params.intervals) - a],
-    )
+    # the snapshots whose cohort window [T - C, T - min k - a) holds the
+    # cohort day: an equi-join with the day map, not a range join
+    cohort_days = ctx.day_map(c, min(params.intervals) + a)
+    joined = users.join(cohort_days, users.cohort == cohort_days.day)
     sums = {}
     for k in params.intervals:
         eligible = joined.cohort < joined.as_of_day - k - a
