@@ -98,6 +98,7 @@ def test_truth_records_the_parameters_used(tmp_path):
         "months": 6,
         "sessions_per_user_month": 2.5,
         "chunk_accounts": 25,
+        "user_ids": "account",
     }
     assert truth["coefficients"] == {**TRUE_COEFFICIENTS, "nps": -0.5}
     assert truth["hazard"]["base_monthly_hazard"] == 0.02
@@ -414,8 +415,28 @@ def test_user_dropout_follows_retention_and_loyalty(world):
     assert both["absent"].corr(both["loyalty"], method="spearman") < -0.3
 
 
-def test_user_ids_are_unique_across_accounts(world):
+def test_user_ids_repeat_across_accounts_by_default(world):
+    # multi-tenant exports number users within each account
+    sessions = _read(world, "sessions")
+    pairs = sessions[["account_id", "user_id"]].drop_duplicates()
+    assert pairs["user_id"].duplicated().any()
+    # every account's users start again from u000000001
+    firsts = pairs.groupby("account_id")["user_id"].min()
+    assert (firsts == "u000000001").mean() > 0.9
+    nps = _read(world, "nps_responses").dropna(subset=["user_id"])
+    assert nps["user_id"].isin(pairs["user_id"]).all()
+
+
+@pytest.fixture(scope="module")
+def world_wide_ids(tmp_path_factory):
+    path = tmp_path_factory.mktemp("world_ids") / "world"
+    simulate_world(path, n_accounts=60, months=6, chunk_accounts=25, user_ids="world")
+    return path
+
+
+def test_user_ids_are_unique_across_accounts_on_request(world_wide_ids):
     # a user id names one user of one account, across every chunk
+    world = world_wide_ids
     sessions = _read(world, "sessions")
     accounts_per_user = sessions.groupby("user_id")["account_id"].nunique()
     assert accounts_per_user.max() == 1

@@ -126,6 +126,7 @@ def simulate_world(
     sessions_per_user_month: float | None = None,
     chunk_accounts: int | None = None,
     params: WorldParams | None = None,
+    user_ids: str = "account",
 ) -> WorldSummary:
     """Simulate accounts, users, events and churn with a known truth.
 
@@ -153,6 +154,12 @@ def simulate_world(
         another chunk size gives another (equally valid) world.
     params : WorldParams, optional
         The mechanism (rates, effects, true coefficients).
+    user_ids : {'account', 'world'}
+        How users are labelled: ``'account'`` numbers them within each
+        account (``u000000001`` exists in every account, as multi-tenant
+        exports reuse ids; a user is the pair (account_id, user_id));
+        ``'world'`` numbers them across the whole world, so every user id
+        is unique on its own.
 
     Returns
     -------
@@ -173,6 +180,10 @@ def simulate_world(
     rate = params.sessions_per_user_month
     rate = rate if sessions_per_user_month is None else sessions_per_user_month
     _check_arguments(n_accounts, months, rate, chunk_accounts)
+    if user_ids not in ("account", "world"):
+        raise ParameterError(
+            f"`user_ids` must be 'account' or 'world', got {user_ids!r}."
+        )
     timeline = Timeline.from_start(start, months)
     if chunk_accounts is None:
         per_account = np.mean(np.asarray(params.initial_users)) * rate * months
@@ -187,13 +198,13 @@ def simulate_world(
             np.random.default_rng([seed, 0]), n_accounts, timeline, params
         )
         rows = _write_account_tables(out, acc, timeline)
-        n_users = 0  # users of the earlier chunks: user ids count world-wide
+        n_users = 0  # users of the earlier chunks, for world-wide user ids
         for chunk, first in enumerate(range(0, n_accounts, chunk_accounts)):
             out.next_chunk()
             part = acc.take(slice(first, first + chunk_accounts))
             rng = np.random.default_rng([seed, 1, chunk])
             counts = _write_chunk(
-                out, chunk, part, timeline, params, rate, rng, n_users
+                out, chunk, part, timeline, params, rate, rng, n_users, user_ids
             )
             n_users += counts.pop("users")
             for name, count in counts.items():
@@ -208,6 +219,7 @@ def simulate_world(
             "months": months,
             "sessions_per_user_month": rate,
             "chunk_accounts": chunk_accounts,
+            "user_ids": user_ids,
         }
         n_churned = int((acc.churn_us != NO_CHURN).sum())
         _write_truth(tmp, seed, world, params, rows, n_churned)
@@ -319,7 +331,7 @@ def _write_account_tables(out: PartWriter, acc: AccountFrame, timeline) -> dict:
 
 
 def _write_chunk(
-    out, chunk, acc, timeline, params, rate, rng, first_user
+    out, chunk, acc, timeline, params, rate, rng, first_user, user_ids
 ) -> dict[str, int]:
     """Write the event tables of one chunk; rows per table and ``users``."""
     ids = pa.array(acc.ids, type=pa.string())
@@ -327,7 +339,12 @@ def _write_chunk(
     n_users = np.bincount(users.account, minlength=len(acc))
     # user ids are unique in the world: users numbered from `first_user` on,
     # by account then join instant
-    user_ids = label_array("u", first_user, users.account.size)
+    if user_ids == "world":
+        labels_ = label_array("u", first_user, users.account.size)
+        code = np.arange(users.account.size)
+    else:  # numbered within each account, as multi-tenant exports do
+        labels_ = label_array("u", 0, int(n_users.max(initial=0)))
+        code = users.local - 1
     rows = {}
 
     sessions = draw_sessions(rng, acc, users, timeline, params, rate)
@@ -336,7 +353,7 @@ def _write_chunk(
         chunk,
         {
             "account_id": labels(ids, sessions["account"]),
-            "user_id": labels(user_ids, sessions["user"]),
+            "user_id": labels(labels_, code[sessions["user"]]),
             "started_at": timestamps(sessions["started_us"]),
             "duration_s": pa.array(sessions["duration_s"], type=pa.float64()),
         },
@@ -386,7 +403,7 @@ def _write_chunk(
             "responded_at": timestamps(responses["responded_us"]),
             "score": pa.array(responses["score"], type=pa.float64()),
             "user_id": _responding_users(
-                user_ids, n_users, responses["account"], responses["user"]
+                labels_, code, n_users, responses["account"], responses["user"]
             ),
             "persona": labels(personas, responses["persona"]),
         },
@@ -436,13 +453,14 @@ def _write_chunk(
     return rows
 
 
-def _responding_users(user_ids, n_users, account, local) -> pa.DictionaryArray:
+def _responding_users(user_ids, code, n_users, account, local) -> pa.DictionaryArray:
     # the local number of a user within its account -> row of the chunk's
-    # users; null when the account has no user at all
+    # users -> its label; null when the account has no user at all
     first = np.cumsum(n_users) - n_users
     known = n_users[account] > 0
-    rows = np.where(known, first[account] + local - 1, 0).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(rows, mask=~known), user_ids)
+    rows = np.where(known, first[account] + local - 1, 0)
+    codes = code[rows].astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=~known), user_ids)
 
 
 def _write_truth(tmp, seed, world, params, rows, n_churned) -> None:
