@@ -19,6 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from healthlab.errors import LockTimeoutError
+from healthlab.store import store_file
 
 __all__ = ["RunResult", "RunTimings", "run_all", "store_lock"]
 
@@ -68,7 +69,9 @@ def store_lock(store_path: str | Path, timeout: float = 600.0) -> Iterator[None]
     A second run on the same store waits up to `timeout` seconds, then
     raises :class:`~healthlab.errors.LockTimeoutError`.
     """
-    lock_path = Path(str(store_path) + ".lock")
+    # the same lock whether the store is named by its file or its folder
+    lock_path = Path(str(store_file(store_path)) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path)
     try:
         lock.acquire(timeout=timeout)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from healthlab.errors import LockTimeoutError, StoreError
 
-__all__ = ["Store", "STORE_FILENAME", "SCHEMA"]
+__all__ = ["Store", "STORE_FILENAME", "SCHEMA", "store_file"]
 
 STORE_FILENAME = "healthlab.duckdb"
 
@@ -140,6 +140,20 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def store_file(path) -> Path:
+    """The store's ``.duckdb`` file: `path` itself, or ``<path>/healthlab.duckdb``.
+
+    Examples
+    --------
+    >>> store_file("runs").as_posix()
+    'runs/healthlab.duckdb'
+    >>> store_file("runs/health.duckdb").as_posix()
+    'runs/health.duckdb'
+    """
+    path = Path(path)
+    return path if path.suffix == ".duckdb" else path / STORE_FILENAME
+
+
 class Store:
     """The DuckDB store of one healthlab installation.
 
@@ -153,9 +167,7 @@ class Store:
     """
 
     def __init__(self, path, *, lock_timeout: float = 600.0):
-        path = Path(path)
-        if path.suffix != ".duckdb":
-            path = path / STORE_FILENAME
+        path = store_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = filelock.FileLock(str(path) + ".write.lock", timeout=lock_timeout)

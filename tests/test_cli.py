@@ -116,3 +116,12 @@ def test_second_run_on_a_locked_store_times_out(tmp_path):
     # once the holder is gone the lock is free again
     with store_lock(store, timeout=5):
         pass
+
+
+def test_store_named_by_folder_or_file_takes_one_lock(tmp_path):
+    # `--store runs` and `--store runs/healthlab.duckdb` are the same store
+    folder = tmp_path / "runs"
+    with store_lock(folder, timeout=1):
+        with pytest.raises(LockTimeoutError, match="healthlab.duckdb.lock"):
+            with store_lock(folder / "healthlab.duckdb", timeout=0.2):
+                pass
