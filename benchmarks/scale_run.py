@@ -94,6 +94,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
     from healthlab.definition import load_definition
     from healthlab.engine import open_source
     from healthlab.indices import compute_raw_metrics, write_raw_metrics
+    from healthlab.indices.batched import DEFAULT_ACCOUNTS_PER_BATCH
 
     labels = _labels(world)
     definition = load_definition(None)
@@ -110,7 +111,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         threads=THREADS if on_duckdb else None,
         memory_limit=options.get("memory_limit") if on_duckdb else None,
     )
-    batches = 1
+    batches, per_batch = 1, None
     if engine in ("duckdb", "spark_batched"):
         per_batch = options.get("accounts_per_batch")
         if engine == "spark_batched":
@@ -122,6 +123,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         finally:
             shutil.rmtree(out.parent, ignore_errors=True)
         rows, batches = summary.rows, summary.batches
+        per_batch = per_batch or DEFAULT_ACCOUNTS_PER_BATCH
     else:
         rows = len(compute_raw_metrics(source, labels, definition))
     out = {
@@ -130,6 +132,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         "cpu_s": time.process_time() - cpu,
         "rows": rows,
         "batches": batches,
+        "accounts_per_batch": per_batch,
         "as_of": [labels[0], labels[-1]],
     }
     if not on_duckdb:
@@ -232,6 +235,11 @@ def _report(kind: str, metrics: dict, floor: dict) -> str:
         )
         + f", {metrics['rows']:,} rows, {metrics['batches']} batch"
         + ("es" if metrics["batches"] > 1 else "")
+        + (
+            f" of {metrics['accounts_per_batch']:,} accounts"
+            if metrics["accounts_per_batch"]
+            else ""
+        )
         + f" | ratio to floor {metrics['seconds'] / floor['seconds']:.2f}x"
     )
 

@@ -174,6 +174,10 @@ def simulate_world(
     has no effect). Churned accounts produce no event at or after
     ``churned_at``. Latent values per account and month are written to
     ``latent/`` for tests of the score against the truth.
+
+    User ids (``u000000001``, ...) number the users of the whole world, by
+    account then join instant, so an id names one user of one account, as
+    in product-analytics exports.
     """
     started = time.perf_counter()
     params = params or WorldParams()
