@@ -175,9 +175,10 @@ def simulate_world(
     ``churned_at``. Latent values per account and month are written to
     ``latent/`` for tests of the score against the truth.
 
-    User ids (``u000000001``, ...) number the users of the whole world, by
-    account then join instant, so an id names one user of one account, as
-    in product-analytics exports.
+    User ids (``u000000001``, ...) number each account's users by join
+    instant, so the same id appears in many accounts, as in multi-tenant
+    exports; with ``user_ids='world'`` the numbering runs across the whole
+    world, by account then join instant, and an id names one user.
     """
     started = time.perf_counter()
     params = params or WorldParams()
