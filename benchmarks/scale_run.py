@@ -6,16 +6,22 @@ Usage::
     python benchmarks/scale_run.py --duckdb 1e7 --spark 0 --keep /tmp/worlds
     python benchmarks/scale_run.py --memory-limit 1GB      # DuckDB memory_limit
     python benchmarks/scale_run.py --accounts-per-batch 2000 --unbatched
+    python benchmarks/scale_run.py --user-ids world        # ids unique world-wide
 
 For each size a synthetic world is simulated with
 :func:`healthlab.simulate.simulate_world`, streamed to Parquet part files
 (more accounts, each like one of the default world; the accounts-per-session
-ratio comes from a small pilot world). User ids are unique across the world,
-so grouping by user alone is a per-user pass. Then, each in its own
-subprocess so its peak RSS is its own:
+ratio comes from a small pilot world). ``--user-ids account`` (the default)
+numbers users within each account, as multi-tenant exports do, so the same
+user id appears in many accounts; ``--user-ids world`` numbers them across
+the world. Then, each in its own subprocess so its peak RSS is its own:
 
 - the floor: one DuckDB pass grouping sessions to (user_id, day), with
-  ``day = epoch_us(started_at) // 86400000000``, threads = 2;
+  ``day = epoch_us(started_at) // 86400000000``, threads = 2. With user ids
+  per account this pass folds the users of different accounts together (a
+  hash table of a few thousand keys per day, not one per user-day), so the
+  same pass to (account_id, user_id, day), the real per-user pass, is
+  measured and compared as well;
 - on DuckDB, :func:`healthlab.indices.write_raw_metrics` of the packaged
   default definition at the last 12 month ends of the world: accounts in
   batches of ``--accounts-per-batch`` (default: the package's), each batch
@@ -32,7 +38,7 @@ Printed per run: wall time, CPU seconds of the Python process, peak RSS
 ``VmHWM``), the ratio of the wall time to the floor's and the number of
 batches. Worlds are written under ``--tmp`` (default: the system temporary
 folder) and removed afterwards unless ``--keep`` names a folder; a kept
-world is reused if it was simulated with the current user ids.
+world is reused if it was simulated with the same user ids.
 """
 
 from __future__ import annotations
@@ -51,9 +57,6 @@ from pathlib import Path
 SEED = 20261203
 THREADS = 2
 _OPTIONS = "HEALTHLAB_SCALE_OPTIONS"  # JSON options passed to the children
-# worlds simulated before user ids were unique across accounts (labels
-# "u00007", unique per account only) are not reused: now "u000000007"
-_USER_ID_LENGTH = 10
 
 
 # --- measurements, each run in a child process --------------------------------
@@ -161,6 +164,8 @@ def _jvm_peak_mb() -> float | None:
 def _child(kind: str, world: str) -> dict:
     if kind == "floor":
         result = measure_floor(world)
+    elif kind == "floor_account":
+        result = measure_floor(world, "account_id, user_id")
     else:
         result = measure_metrics(world, kind, json.loads(os.environ[_OPTIONS]))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -181,24 +186,18 @@ def run(kind: str, world: Path) -> dict:
 # --- worlds ------------------------------------------------------------------
 
 
-def simulate(path: Path, n_accounts: int) -> dict:
+def simulate(path: Path, n_accounts: int, user_ids: str) -> dict:
     """Simulate (or reuse) a world of `n_accounts` accounts at `path`."""
     from healthlab.simulate import simulate_world
 
     truth = path / "truth.json"
-    if truth.exists() and _current_user_ids(path):
+    if truth.exists():
         saved = json.loads(truth.read_text())
-        if saved["world"]["n_accounts"] == n_accounts:
+        world = saved["world"]
+        if world["n_accounts"] == n_accounts and world.get("user_ids") == user_ids:
             return {"seconds": 0.0, "rows": saved["rows"], "reused": True}
-    summary = simulate_world(path, n_accounts=n_accounts, seed=SEED)
+    summary = simulate_world(path, n_accounts=n_accounts, seed=SEED, user_ids=user_ids)
     return {"seconds": summary.elapsed_s, "rows": summary.rows, "reused": False}
-
-
-def _current_user_ids(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    first = pq.read_table(path / "sessions" / "part-00000.parquet", columns=["user_id"])
-    return len(first["user_id"][0].as_py()) == _USER_ID_LENGTH
 
 
 def sessions_per_account(tmp: Path) -> float:
@@ -214,7 +213,7 @@ def _gib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**30
 
 
-def _report(kind: str, metrics: dict, floor: dict) -> str:
+def _report(kind: str, metrics: dict, floor: dict, per_user: dict | None) -> str:
     names = {
         "duckdb": "write_raw_metrics on DuckDB",
         "duckdb_whole": "compute_raw_metrics on DuckDB (unbatched)",
@@ -241,6 +240,11 @@ def _report(kind: str, metrics: dict, floor: dict) -> str:
             else ""
         )
         + f" | ratio to floor {metrics['seconds'] / floor['seconds']:.2f}x"
+        + (
+            f", to the per-user pass {metrics['seconds'] / per_user['seconds']:.2f}x"
+            if per_user
+            else ""
+        )
     )
 
 
@@ -261,6 +265,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--spark-batches", type=int, default=0, help="Spark in N batches (0: whole)"
+    )
+    parser.add_argument(
+        "--user-ids",
+        choices=("account", "world"),
+        default="account",
+        help="user ids numbered per account (default) or across the world",
     )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -287,8 +297,8 @@ def main() -> None:
             if not target:
                 continue
             accounts = max(1, round(target / per_account))
-            world = base / f"world-{accounts}"
-            sim = simulate(world, accounts)
+            world = base / f"world-{accounts}-{args.user_ids}"
+            sim = simulate(world, accounts, args.user_ids)
             print(
                 f"world: {accounts:,} accounts, {sim['rows']['sessions']:,} sessions, "
                 f"{_gib(world):.2f} GiB Parquet, simulated in {sim['seconds']:.0f} s"
@@ -298,13 +308,24 @@ def main() -> None:
             floor = run("floor", world)
             print(
                 f"  floor (DuckDB, {THREADS} threads, one pass to (user_id, day), "
-                f"user ids unique in the world): {floor['seconds']:.1f} s wall, "
+                f"user ids per {args.user_ids}): {floor['seconds']:.1f} s wall, "
                 f"CPU {floor['cpu_s']:.1f} s, peak RSS {floor['peak_rss_mb']:,.0f} "
-                f"MB, {floor['rows']:,} user-days",
+                f"MB, {floor['rows']:,} (user_id, day) groups",
                 flush=True,
             )
+            per_user = None
+            if args.user_ids == "account":
+                per_user = run("floor_account", world)
+                print(
+                    "  the same pass to (account_id, user_id, day), one row per "
+                    f"user-day: {per_user['seconds']:.1f} s wall, CPU "
+                    f"{per_user['cpu_s']:.1f} s, peak RSS "
+                    f"{per_user['peak_rss_mb']:,.0f} MB, {per_user['rows']:,} "
+                    "user-days",
+                    flush=True,
+                )
             for kind in kinds:
-                print(_report(kind, run(kind, world), floor), flush=True)
+                print(_report(kind, run(kind, world), floor, per_user), flush=True)
             if not args.keep:
                 shutil.rmtree(world)
     finally:
