@@ -11,8 +11,7 @@ import pytest
 import healthlab
 
 MODULES = sorted(
-    info.name
-    for info in pkgutil.walk_packages(healthlab.__path__, prefix="healthlab.")
+    info.name for info in pkgutil.walk_packages(healthlab.__path__, prefix="healthlab.")
 )
 
 
