@@ -16,7 +16,13 @@ def _user_returns(ctx: IndexContext, params: RetentionParams) -> ibis.Table:
     # user was active on any day of [cohort + k, cohort + k + activity_days)
     days = user_days(ctx)
     cohorts = days.group_by("acc", "user_id").aggregate(cohort=days.day.min())
-    days = days.join(cohorts, ["acc", "user_id"])
+    # only cohorts some snapshot counts, [min T - C, max T - min k - a), and
+    # the days from the earliest of them on: most users of a long history
+    # drop out before the join
+    first = min(ctx.as_of_days) - params.cohort_window_days
+    last = max(ctx.as_of_days) - min(params.intervals) - params.activity_days
+    cohorts = cohorts.filter(cohorts.cohort >= first, cohorts.cohort < last)
+    days = days.filter(days.day >= first).join(cohorts, ["acc", "user_id"])
     offset = days.day - days.cohort
     # only the cohort day and the days inside some return window matter
     ks = params.intervals
