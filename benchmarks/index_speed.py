@@ -17,8 +17,9 @@ size:
 
 and, at 1M sessions (or the sizes given by ``--pandas-at``), the speed-up
 over a straightforward pandas implementation (read the Parquet, filter per
-snapshot, group by) of the same metrics: duration, retention, loyalty, performance, rating, NPS with
-change and response rate, touchpoints, rapport and the custom index.
+snapshot, group by) of the same metrics: duration, retention, loyalty,
+performance, rating, NPS with change and response rate, touchpoints, rapport
+and the custom index.
 It first prints the fixed cost: the same computation on a world of 10,000
 sessions, where the queries' planning, ibis compilation and the assembly of
 the result in pandas are nearly all of the time.

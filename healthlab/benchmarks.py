@@ -30,6 +30,7 @@ __all__ = [
     "BENCHMARK_COLUMNS",
     "DEFAULT_PEER_LEVELS",
     "QUANTILES",
+    "benchmarks_at",
     "benchmarks_from_population",
     "build_benchmarks",
     "format_peer_group",
@@ -67,6 +68,13 @@ BENCHMARK_COLUMNS = [
     "member_mean",
     "source_period",
 ]
+
+
+def benchmarks_at(benchmarks: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """The rows of one as-of date of a benchmark table (default: its latest)."""
+    dates = pd.to_datetime(benchmarks["as_of"])
+    wanted = dates.max() if as_of is None else pd.Timestamp(as_of)
+    return benchmarks[dates == wanted]
 
 
 def format_peer_level(keys: Sequence[str]) -> str:

@@ -30,11 +30,11 @@ import json
 import pandas as pd
 from IPython.display import HTML, display
 
-from healthlab import drift, report_html, reports
+from healthlab import benchmark_refresh, drift, report_html, reports
 from healthlab.benchmarks import format_peer_level
 from healthlab.store import Store
 
-refresh = drift.refresh_benchmark_version(
+refresh = benchmark_refresh.refresh_benchmark_version(
     source_path,
     store_path=store_path,
     as_of=as_of,
@@ -140,8 +140,10 @@ else:
 # coarser level because fewer members than the minimum had a value.
 
 # %%
-fallbacks = drift.peer_group_fallbacks(refresh.benchmarks, refresh.accounts, levels)
-summary = drift.summarise_fallbacks(fallbacks)
+fallbacks = benchmark_refresh.peer_group_fallbacks(
+    refresh.benchmarks, refresh.accounts, levels
+)
+summary = benchmark_refresh.summarise_fallbacks(fallbacks)
 display(
     HTML(
         report_html.render_table(summary, labels={"index": "Index", "metric": "Metric"})
