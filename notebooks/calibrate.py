@@ -20,6 +20,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from healthlab import calibration as hc
+from healthlab import proposal as hp
 from healthlab import report_html, reports
 from healthlab import validation as hv
 from healthlab.definition import DEFAULT_DEFINITION_PATH
@@ -140,7 +141,7 @@ frame["fitted_score"] = hc.compute_weighted_score(
 )
 labels = [label for label, _, _ in reversed(inputs.categories)]
 try:
-    thresholds = hc.propose_thresholds(frame, labels, score="fitted_score")
+    thresholds = hp.propose_thresholds(frame, labels, score="fitted_score")
     display(thresholds.round(3))
 except ParameterError as exc:
     thresholds = None
@@ -154,7 +155,7 @@ except ParameterError as exc:
 
 # %%
 path = Path(definition_path) if definition_path else DEFAULT_DEFINITION_PATH
-proposal = hc.propose_definition(
+proposal = hp.propose_definition(
     path.read_text(encoding="utf-8"),
     weights={**inputs.weights, **calibrator.weights_},
     thresholds=thresholds,

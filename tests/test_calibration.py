@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-import yaml
+from known_effects import BETAS, DAY, simulate_wide
 from scipy.stats import norm, spearmanr
 
 from healthlab.calibration import (
@@ -17,11 +17,8 @@ from healthlab.calibration import (
     check_directions,
     compare_weights_out_of_time,
     compute_weighted_score,
-    propose_definition,
-    propose_thresholds,
 )
-from healthlab.definition import DEFAULT_DEFINITION_PATH, parse_definition
-from healthlab.errors import ParameterError, SmallSampleWarning
+from healthlab.errors import SmallSampleWarning
 from healthlab.validation import (
     build_horizon_frame,
     build_intervals,
@@ -30,38 +27,7 @@ from healthlab.validation import (
     pivot_indices,
 )
 
-DAY = pd.Timedelta(days=1)
-BETAS = {"i0": -0.8, "i1": -0.5, "i2": -0.2, "i3": 0.0}
 CURRENT = {"i0": 10.0, "i1": 20.0, "i2": 30.0, "i3": 40.0}
-
-
-def simulate_wide(n=1000, months=15, betas=BETAS, base=0.03, seed=17):
-    """Wide index history (0-100) with churn from known latent effects."""
-    rng = np.random.default_rng(seed)
-    names = list(betas)
-    beta = np.array(list(betas.values()))
-    labels = pd.date_range("2025-01-31", periods=months, freq="ME")
-    end = labels[-1] + DAY
-    z = rng.normal(size=(n, len(names)))
-    churned_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    parts = []
-    for label in labels:
-        z = 0.8 * z + 0.6 * rng.normal(size=z.shape)
-        alive = np.isnat(churned_at)
-        part = pd.DataFrame(100 * norm.cdf(z[alive]), columns=names)
-        part.insert(0, "as_of", label)
-        part.insert(0, "account_id", [f"a{a:04d}" for a in np.flatnonzero(alive)])
-        part["true_risk"] = z[alive] @ beta
-        parts.append(part)
-        wait = rng.exponential(30.4 / (base * np.exp(z @ beta)))
-        new = alive & (wait < 30.4)
-        when = label + DAY + pd.to_timedelta(wait[new], unit="D")
-        churned_at[new] = when.to_numpy()
-    wide = pd.concat(parts, ignore_index=True)
-    churn = pd.DataFrame(
-        {"account_id": [f"a{a:04d}" for a in range(n)], "churned_at": churned_at}
-    ).dropna()
-    return wide, churn.loc[churn["churned_at"] < end], end
 
 
 @pytest.fixture(scope="module")
@@ -178,74 +144,6 @@ def test_contradicting_direction_is_reported_not_flipped():
     assert report.loc["i2", "alone_coef"] == pytest.approx(alone.params["i2"])
     cal = WeightCalibrator(n_boot=0).fit(frame, {"i0": 40, "i1": 30, "i2": 30})
     assert cal.weights_["i2"] < 5 and cal.slope_ < 0
-
-
-def test_thresholds_are_monotone_and_recomputed_by_hand(horizon):
-    frame = horizon.assign(score=compute_weighted_score(horizon[list(BETAS)], [1] * 4))
-    table = propose_thresholds(frame, min_share=0.1)
-    assert table["label"].tolist() == ["Strong", "Moderate", "Weak"]
-    for row in table.itertuples():
-        inside = (frame["score"] >= row.lower) & (
-            (frame["score"] < row.upper) if row.upper < 100 else True
-        )
-        assert row.rows == inside.sum()
-        assert row.churn_rate == pytest.approx(frame.loc[inside, "churned"].mean())
-        assert row.rows >= 0.1 * len(frame)
-    assert table["churn_rate"].is_monotonic_increasing
-    assert table.attrs["separation"] > 3
-    with pytest.raises(ParameterError, match="No thresholds on a 5-point grid"):
-        propose_thresholds(frame, labels=list("abcdefghijk"), min_share=0.1)
-
-
-def test_proposed_definition_keeps_comments_and_validates():
-    text = DEFAULT_DEFINITION_PATH.read_text()
-    weights = {
-        "duration": 30,
-        "retention": 25,
-        "performance": 20,
-        "loyalty": 15,
-        "nps": 8,
-        "integrations": 2,
-    }
-    thresholds = pd.DataFrame(
-        {
-            "label": ["Strong", "Moderate", "Weak"],
-            "lower": [65.0, 35.0, 0.0],
-            "upper": [100.0, 65.0, 35.0],
-        }
-    )
-    proposed = propose_definition(text, weights, thresholds, version="v2")
-    data = yaml.safe_load(proposed.text)
-    assert data["weights"] == weights
-    assert data["version"] == "v2"
-    assert parse_definition(data).categories[0].lower == 65
-    assert "+  duration: 30" in proposed.diff
-    assert "-  duration: 25" in proposed.diff
-    assert "+  retention: 20" not in proposed.diff
-    # fitted weights keep the file's order and round to whole points summing 100
-    fitted = {
-        "nps": 9.4,
-        "retention": 13.6,
-        "duration": 38.6,
-        "loyalty": 18.8,
-        "integrations": 6.3,
-        "performance": 13.3,
-    }
-    again = yaml.safe_load(propose_definition(text, fitted).text)["weights"]
-    assert list(again) == list(yaml.safe_load(text)["weights"])
-    assert sum(again.values()) == 100
-    assert again == {
-        "duration": 39,
-        "retention": 14,
-        "performance": 13,
-        "loyalty": 19,
-        "nps": 9,
-        "integrations": 6,
-    }
-    # comments of the file survive
-    assert sum(ln.startswith("#") for ln in proposed.text.splitlines()) == sum(
-        ln.startswith("#") for ln in text.splitlines()
-    )
 
 
 # ---------------------------------------------------------------------------
