@@ -21,10 +21,10 @@ from healthlab.benchmarks import (
     BENCHMARK_COLUMNS,
     assign_peer_groups,
     benchmarks_at,
-    build_definition_benchmarks,
     format_peer_group,
     format_peer_level,
 )
+from healthlab.definition_benchmarks import build_definition_benchmarks
 from healthlab.errors import ParameterError
 
 __all__ = [

@@ -18,9 +18,9 @@ import pandas as pd
 
 from healthlab.alerts import detect_alerts
 from healthlab.asof import month_ends, parse_as_of_dates
-from healthlab.benchmarks import build_definition_benchmarks
 from healthlab.contract import validate_source
 from healthlab.definition import ScoreDefinition, load_definition
+from healthlab.definition_benchmarks import build_definition_benchmarks
 from healthlab.engine import open_source
 from healthlab.errors import SourceError, StoreError
 from healthlab.indices import compute_raw_metrics

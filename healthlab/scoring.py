@@ -18,11 +18,10 @@ from healthlab.asof import as_of_instant
 from healthlab.benchmarks import (
     QUANTILES,
     assign_peer_groups,
-    benchmark_plan,
     percentile_from_quantiles,
-    shrink_ratings,
 )
 from healthlab.definition import assign_categories
+from healthlab.definition_benchmarks import benchmark_plan, shrink_ratings
 from healthlab.errors import MissingColumnError, StoreError
 
 __all__ = [

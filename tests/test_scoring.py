@@ -12,12 +12,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthlab.benchmarks import build_definition_benchmarks
 from healthlab.definition import (
     DEFAULT_DEFINITION_PATH,
     load_definition,
     parse_definition,
 )
+from healthlab.definition_benchmarks import build_definition_benchmarks
 from healthlab.errors import StoreError
 from healthlab.scoring import compute_scores, score_raw_metrics
 
