@@ -17,35 +17,44 @@ always raise. Row-level problems (nulls, NaN, infinite or out-of-range
 values, unknown accounts) may instead drop the offending rows, with a
 :class:`~healthlab.errors.DroppedRowsWarning` per column and the counts kept
 in :attr:`healthlab.engine.Source.dropped_rows`.
+
+This module holds the entry point and the structural checks; the row-level
+rules are in :mod:`healthlab.contract_rows` and the queries for counts and
+examples in :mod:`healthlab.contract_queries`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import ibis
 
 from healthlab.asof import as_of_instant
+from healthlab.contract_queries import (
+    N_EXAMPLES,
+    count_rows,
+    fetch_examples,
+    fetch_rows,
+    rows_have,
+)
+from healthlab.contract_rows import (
+    count_rules,
+    known_account_check,
+    report_violation,
+    row_checks,
+)
 from healthlab.engine import Source
 from healthlab.errors import (
     ColumnTypeError,
-    DroppedRowsWarning,
     DuplicateKeyError,
     EmptyTableError,
-    HealthlabError,
-    InputError,
     MissingColumnError,
     MissingTableError,
-    NullValueError,
-    OutOfRangeError,
     ParameterError,
     SourceError,
     TimestampError,
-    UnknownAccountError,
     format_examples,
 )
 from healthlab.tables import EVENT_TIME_COLUMN, TABLES, ColumnSpec, TableSpec
@@ -54,10 +63,6 @@ __all__ = ["validate_source"]
 
 logger = logging.getLogger("healthlab")
 
-# Up to five examples are shown; a sixth tells format_examples to add "...".
-_N_EXAMPLES = 6
-
-_FIX_ROWS = "fix the export or set drop_invalid_rows in the score definition."
 _FIX_TYPE = "change the column's type in the export."
 _FIX_TIME = "export timestamps in UTC with their offset, e.g. '2026-01-31T12:00:00Z'."
 
@@ -68,17 +73,6 @@ _EXPECTED = {
     "integer": "an integer",
     "timestamp": "a time-zone-aware timestamp",
 }
-
-
-@dataclass(frozen=True)
-class _RowCheck:
-    """One row-level rule: which rows break it and what to show for them."""
-
-    column: str
-    problem: str
-    bad: ibis.Value
-    examples: tuple[ibis.Value, ...]
-    error: type[InputError]
 
 
 def validate_source(
@@ -153,12 +147,12 @@ def validate_source(
     dropped: dict[str, int] = {}
     for name, spec in _present(source):
         table = source.tables[name]
-        checks = _row_checks(source, name, spec, table, typed[name])
+        checks = row_checks(source, name, spec, table, typed[name])
         if name != "accounts" and "account_id" in typed[name]:
-            checks.append(_known_account_check(table, checked["accounts"]))
+            checks.append(known_account_check(table, checked["accounts"]))
 
         # one pass over the table counts its rows and each rule's offenders
-        n_rows, counts = _count_rules(name, table, checks)
+        n_rows, counts = count_rules(name, table, checks)
         if spec.required and n_rows == 0:
             raise EmptyTableError(
                 f"{name}: table has 0 rows; the contract requires at least one row."
@@ -170,7 +164,7 @@ def validate_source(
         for i, (check, n) in enumerate(zip(checks, counts, strict=True)):
             if n:
                 earlier = [c.bad for c in checks[:i]]
-                _report(name, table, check, n, drop, dropped, earlier)
+                report_violation(name, table, check, n, drop, dropped, earlier)
         if drop and any(counts):
             table = table.filter(~ibis.or_(*(c.bad for c in checks)))
             if spec.required and n_rows == sum(counts):
@@ -206,45 +200,19 @@ def _present(source: Source):
     return [(n, spec) for n, spec in TABLES.items() if n in source.tables]
 
 
-def _rows(n: int) -> str:
-    return "1 row has" if n == 1 else f"{n:,} rows have"
-
-
-def _fetch(expr, table: str) -> list[dict]:
-    """Execute `expr` and return its rows as plain Python dicts."""
-    try:
-        return expr.to_pyarrow().to_pylist()
-    except HealthlabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - backend errors vary by engine
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise SourceError(
-            f"{table}: the backend failed while checking the table "
-            f"({type(exc).__name__}: {first}); check that the files are "
-            "readable UTF-8 CSV or Parquet."
-        ) from exc
-
-
-def _count(expr: ibis.Table, table: str) -> int:
-    return int(_fetch(expr.aggregate(n=expr.count()), table)[0]["n"])
-
-
-def _examples(table: ibis.Table, bad, values, name: str) -> str:
-    """Up to five distinct offending values, sorted, rendered for a message."""
-    cols = {f"v{i}": v for i, v in enumerate(values)}
-    query = table.filter(bad).select(**cols).distinct().order_by(list(cols))
-    rows = _fetch(query.limit(_N_EXAMPLES), name)
-    shown = [tuple(_show(r[c]) for c in cols) for r in rows]
-    if len(cols) == 1:
-        shown = [s[0] for s in shown]
-    return format_examples(shown)
-
-
-def _show(value):
-    # datetimes print as ISO text; everything else keeps its repr
-    if hasattr(value, "isoformat") and not isinstance(value, str):
-        return str(value)
-    return value
+def _log_late_rows(name: str, table: ibis.Table, instant) -> None:
+    column = EVENT_TIME_COLUMN.get(name)
+    if column is None or column not in table.columns:
+        return
+    late = count_rows(table.filter(table[column] >= instant.to_pydatetime()), name)
+    if late:
+        logger.info(
+            "%s: %d rows at or after the as-of instant %s are ignored by "
+            "point-in-time filtering",
+            name,
+            late,
+            instant,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -289,20 +257,20 @@ def _check_types(
         # a column that holds no values at all has no wrong values
         column = table[col.name]
         present = column.notnull()
-        n = _count(table.filter(present), name)
+        n = count_rows(table.filter(present), name)
         if n == 0:
             continue
-        examples = _examples(table, present, (column,), name)
+        examples = fetch_examples(table, present, (column,), name)
         error, fix = ColumnTypeError, _FIX_TYPE
         if col.kind == "timestamp" and _is_naive_timestamp(source, table, col, dtype):
             raise TimestampError(
-                f"{name}.{col.name}: {_rows(n)} timestamps without a time zone "
+                f"{name}.{col.name}: {rows_have(n)} timestamps without a time zone "
                 f"(examples: {examples}); {_FIX_TIME}"
             )
         if col.kind == "timestamp" and dtype.is_string():
             error, fix = TimestampError, _FIX_TIME
         raise error(
-            f"{name}.{col.name}: {_rows(n)} {_type_name(dtype)} values where the "
+            f"{name}.{col.name}: {rows_have(n)} {_type_name(dtype)} values where the "
             f"contract expects {_EXPECTED[col.kind]} (examples: {examples}); {fix}"
         )
     return typed
@@ -327,11 +295,11 @@ def _check_csv_offsets(source: Source, name: str, column: str) -> None:
     # a time of day, then Z, UTC or a +hh[:mm] offset
     offset = r"\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)$"
     naive = value.notnull() & ~value.strip().re_search(offset)
-    n = _count(text.filter(naive), name)
+    n = count_rows(text.filter(naive), name)
     if n:
-        examples = _examples(text, naive, (value,), name)
+        examples = fetch_examples(text, naive, (value,), name)
         raise TimestampError(
-            f"{name}.{column}: {_rows(n)} timestamps without a time zone "
+            f"{name}.{column}: {rows_have(n)} timestamps without a time zone "
             f"(examples: {examples}); {_FIX_TIME}"
         )
 
@@ -393,10 +361,10 @@ def _check_account_id_types(source: Source) -> None:
         if _id_family(dtype) in (None, _id_family(reference)):
             continue
         column = table.account_id
-        n = _count(table.filter(column.notnull()), name)
-        examples = _examples(table, column.notnull(), (column,), name)
+        n = count_rows(table.filter(column.notnull()), name)
+        examples = fetch_examples(table, column.notnull(), (column,), name)
         raise ColumnTypeError(
-            f"{name}.account_id: {_rows(n)} {_type_name(dtype)} values where "
+            f"{name}.account_id: {rows_have(n)} {_type_name(dtype)} values where "
             f"accounts.account_id holds {_type_name(reference)} ids (examples: "
             f"{examples}); export account ids with one type in every table."
         )
@@ -415,165 +383,13 @@ def _check_unique(name: str, spec: TableSpec, table: ibis.Table) -> None:
     present = ibis.and_(*(table[k].notnull() for k in key))
     groups = table.filter(present).group_by(key).aggregate(_n=ibis._.count())
     dup = groups.filter(groups._n > 1)
-    stats = _fetch(dup.aggregate(rows=dup._n.sum()), name)[0]
+    stats = fetch_rows(dup.aggregate(rows=dup._n.sum()), name)[0]
     n = int(stats["rows"] or 0)
     if n == 0:
         return
-    rows = _fetch(dup.select(*key).order_by(key).limit(_N_EXAMPLES), name)
+    rows = fetch_rows(dup.select(*key).order_by(key).limit(N_EXAMPLES), name)
     shown = [r[key[0]] if len(key) == 1 else tuple(r[k] for k in key) for r in rows]
     raise DuplicateKeyError(
-        f"{name}.{'+'.join(key)}: {_rows(n)} duplicated values (examples: "
+        f"{name}.{'+'.join(key)}: {rows_have(n)} duplicated values (examples: "
         f"{format_examples(shown)}); each account must appear once."
     )
-
-
-# ---------------------------------------------------------------------------
-# row-level checks: raise, or drop where the definition allows
-
-
-def _row_checks(
-    source: Source, name: str, spec: TableSpec, table: ibis.Table, typed: set[str]
-) -> list[_RowCheck]:
-    checks = []
-    account = (table.account_id,) if "account_id" in table.columns else ()
-    for col in spec.columns:
-        if col.name not in table.columns:
-            continue
-        column = table[col.name]
-        floating = col.name in typed and column.type().is_floating()
-        nan = _is_nan(source, column) if floating else None
-
-        # nulls (and NaN, which no contract column means as a value)
-        if not col.nullable:
-            bad = column.isnull() | nan if floating else column.isnull()
-            what = "null or NaN values" if floating else "null values"
-            shown = account if col.name != "account_id" else ()
-            checks.append(_RowCheck(col.name, what, bad, shown, NullValueError))
-        if col.name not in typed:
-            continue
-        valid = column.notnull() & ~nan if floating else column.notnull()
-
-        # infinite values are never a measurement
-        if floating:
-            bad = valid & column.isinf()
-            checks.append(
-                _RowCheck(col.name, "infinite values", bad, (column,), OutOfRangeError)
-            )
-            valid = valid & ~column.isinf()
-
-        # bounds and categories declared by the contract
-        bounds = _bounds_check(col, column, valid)
-        if bounds is not None:
-            checks.append(bounds)
-        if col.allowed is not None:
-            bad = valid & ~column.isin(col.allowed)
-            what = f"values not in {list(col.allowed)!r}"
-            checks.append(_RowCheck(col.name, what, bad, (column,), OutOfRangeError))
-
-    # a page cannot load more items than it asked for
-    if name == "page_loads" and {"items_loaded", "items_requested"} <= typed:
-        loaded, requested = table.items_loaded, table.items_requested
-        checks.append(
-            _RowCheck(
-                "items_loaded",
-                "items_loaded above items_requested",
-                loaded > requested,
-                (loaded, requested),
-                OutOfRangeError,
-            )
-        )
-    return [dataclasses.replace(c, bad=c.bad.fill_null(False)) for c in checks]
-
-
-@ibis.udf.scalar.builtin(name="isfinite")
-def _isfinite(value: float) -> bool:
-    """DuckDB's ``isfinite``."""
-
-
-def _is_nan(source: Source, column):
-    """NaN test that survives DuckDB's Parquet statistics.
-
-    DuckDB folds ``isnan(x)`` to false when a Parquet file's min/max
-    statistics (which skip NaN) exclude NaN, so NaN rows would slip
-    through. ``isfinite`` is evaluated row by row: NaN = not finite and not
-    infinite.
-    """
-    if source.engine == "duckdb":
-        return column.notnull() & ~_isfinite(column) & ~column.isinf()
-    return column.isnan()
-
-
-def _known_account_check(table: ibis.Table, accounts: ibis.Table) -> _RowCheck:
-    column = table.account_id
-    bad = column.notnull() & ~column.isin(accounts.account_id)
-    return _RowCheck(
-        "account_id",
-        "account_ids absent from accounts",
-        bad.fill_null(False),
-        (column,),
-        UnknownAccountError,
-    )
-
-
-def _bounds_check(col: ColumnSpec, column, valid) -> _RowCheck | None:
-    if col.min is None and col.max is None:
-        return None
-    if col.min is not None and col.max is not None:
-        bad = (column < col.min) | (column > col.max)
-        what = f"values outside [{col.min:g}, {col.max:g}]"
-    elif col.min is not None:
-        bad = column < col.min
-        what = f"values below {col.min:g}"
-    else:
-        bad = column > col.max
-        what = f"values above {col.max:g}"
-    return _RowCheck(col.name, what, valid & bad, (column,), OutOfRangeError)
-
-
-def _count_rules(
-    name: str, table: ibis.Table, checks: list[_RowCheck]
-) -> tuple[int, list[int]]:
-    """Count the table's rows and, per rule, the rows it is first to catch."""
-    if not checks:
-        return _count(table, name), []
-    first = ibis.cases(*((c.bad, i) for i, c in enumerate(checks)), else_=-1)
-    query = table.select(_rule=first).group_by("_rule").aggregate(n=ibis._.count())
-    found = {r["_rule"]: int(r["n"]) for r in _fetch(query, name)}
-    return sum(found.values()), [found.get(i, 0) for i in range(len(checks))]
-
-
-def _report(name, table, check, n, drop, dropped, earlier) -> None:
-    """Raise the violation, or record and warn about the rows to drop."""
-    where = f"{name}.{check.column}"
-    if check.examples:
-        # examples come from the rows this rule was the first to catch
-        first = check.bad & ~ibis.or_(*earlier) if earlier else check.bad
-        label = "accounts" if check.error is NullValueError else "examples"
-        examples = _examples(table, first, check.examples, name)
-        detail = f" ({label}: {examples})"
-    else:
-        detail = ""
-    if not drop:
-        raise check.error(f"{where}: {_rows(n)} {check.problem}{detail}; {_FIX_ROWS}")
-    dropped[where] = dropped.get(where, 0) + n
-    warnings.warn(
-        f"{where}: dropped {n:,} {'row' if n == 1 else 'rows'} with "
-        f"{check.problem}{detail}, as the score definition allows.",
-        DroppedRowsWarning,
-        stacklevel=3,
-    )
-
-
-def _log_late_rows(name: str, table: ibis.Table, instant) -> None:
-    column = EVENT_TIME_COLUMN.get(name)
-    if column is None or column not in table.columns:
-        return
-    late = _count(table.filter(table[column] >= instant.to_pydatetime()), name)
-    if late:
-        logger.info(
-            "%s: %d rows at or after the as-of instant %s are ignored by "
-            "point-in-time filtering",
-            name,
-            late,
-            instant,
-        )
