@@ -357,7 +357,7 @@ def _register_report(commands) -> None:
 def _cmd_report(args) -> None:
     import json
 
-    from healthlab.reports import write_portfolio_report
+    from healthlab.report_publishing import write_portfolio_report
 
     label = args.as_of
     summary = None

@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from healthlab.errors import LockTimeoutError
-from healthlab.store import store_file
+from healthlab.store_layout import store_file
 
 __all__ = ["RunResult", "RunTimings", "run_all", "store_lock"]
 
@@ -156,7 +156,7 @@ def run_all(
     from healthlab.definition import load_definition
     from healthlab.notebooks import execute_notebook
     from healthlab.pipeline import score_source
-    from healthlab.reports import write_index, write_portfolio_report
+    from healthlab.report_publishing import write_index, write_portfolio_report
 
     timings = RunTimings()
     source, store_path = Path(source), Path(store_path)

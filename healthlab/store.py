@@ -6,7 +6,8 @@ benchmark versions, alerts, the score definitions used and a record of each
 run. Every write is one transaction: a failed write leaves the previous
 contents intact. Score writes replace the rows of the same as-of dates and
 definition version (runs are idempotent per as-of date); benchmark versions
-are only ever added, never changed.
+are only ever added, never changed. The tables, their columns and read
+order are laid out in :mod:`healthlab.store_layout`.
 """
 
 from __future__ import annotations
@@ -21,137 +22,13 @@ import filelock
 import pandas as pd
 
 from healthlab.errors import LockTimeoutError, StoreError
+from healthlab.store_layout import HISTORIES, READ_ORDER, SCHEMA, store_file
 
-__all__ = ["Store", "STORE_FILENAME", "SCHEMA", "store_file"]
-
-STORE_FILENAME = "healthlab.duckdb"
-
-# Column name -> DuckDB type, per table, in storage order.
-SCHEMA: dict[str, dict[str, str]] = {
-    "score_history": {
-        "account_id": "VARCHAR",
-        "as_of": "DATE",
-        "definition_version": "VARCHAR",
-        "score": "DOUBLE",
-        "coverage": "DOUBLE",
-        "category": "VARCHAR",
-        "reason": "VARCHAR",
-        "account_age_days": "INTEGER",
-        "benchmark_version": "VARCHAR",
-    },
-    "index_history": {
-        "account_id": "VARCHAR",
-        "as_of": "DATE",
-        "definition_version": "VARCHAR",
-        "index": "VARCHAR",
-        "source_index": "VARCHAR",
-        "value": "DOUBLE",
-        "weight": "DOUBLE",
-        "contribution": "DOUBLE",
-        "available": "BOOLEAN",
-        "reason": "VARCHAR",
-        "peer_level": "VARCHAR",
-        "peer_group": "VARCHAR",
-        "partial": "BOOLEAN",
-    },
-    "metric_history": {
-        "account_id": "VARCHAR",
-        "as_of": "DATE",
-        "definition_version": "VARCHAR",
-        "index": "VARCHAR",
-        "metric": "VARCHAR",
-        "value": "DOUBLE",
-        "percentile": "DOUBLE",
-        "peer_level": "VARCHAR",
-        "peer_group": "VARCHAR",
-    },
-    "benchmarks": {
-        "version": "VARCHAR",
-        "as_of": "DATE",
-        "index": "VARCHAR",
-        "metric": "VARCHAR",
-        "peer_level": "VARCHAR",
-        "peer_group": "VARCHAR",
-        "quantile": "SMALLINT",
-        "value": "DOUBLE",
-        "member_count": "BIGINT",
-        "member_mean": "DOUBLE",
-        "source_period": "VARCHAR",
-    },
-    "benchmark_versions": {
-        "version": "VARCHAR",
-        "created_at": "TIMESTAMPTZ",
-        "definition_version": "VARCHAR",
-        "description": "VARCHAR",
-        "n_rows": "BIGINT",
-    },
-    "alerts": {
-        "account_id": "VARCHAR",
-        "as_of": "DATE",
-        "definition_version": "VARCHAR",
-        "kind": "VARCHAR",
-        "previous_as_of": "DATE",
-        "previous_category": "VARCHAR",
-        "category": "VARCHAR",
-        "previous_score": "DOUBLE",
-        "score": "DOUBLE",
-        "change": "DOUBLE",
-        "top_index": "VARCHAR",
-        "top_index_change": "DOUBLE",
-        "message": "VARCHAR",
-    },
-    "definitions": {
-        "version": "VARCHAR",
-        "body": "VARCHAR",
-        "stored_at": "TIMESTAMPTZ",
-    },
-    "runs": {
-        "run_id": "VARCHAR",
-        "kind": "VARCHAR",
-        "started_at": "TIMESTAMPTZ",
-        "finished_at": "TIMESTAMPTZ",
-        "details": "VARCHAR",
-    },
-}
-
-# Sort order of each table on read, so reads are deterministic.
-_ORDER = {
-    "score_history": ["definition_version", "as_of", "account_id"],
-    "index_history": ["definition_version", "as_of", "account_id", "index"],
-    "metric_history": ["definition_version", "as_of", "account_id", "index", "metric"],
-    "benchmarks": [
-        "version",
-        "as_of",
-        "index",
-        "metric",
-        "peer_level",
-        "peer_group",
-        "quantile",
-    ],
-    "benchmark_versions": ["version"],
-    "alerts": ["definition_version", "as_of", "account_id", "kind"],
-    "definitions": ["version"],
-    "runs": ["started_at", "run_id"],
-}
-_HISTORIES = ("score_history", "index_history", "metric_history", "alerts")
+__all__ = ["Store"]
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def store_file(path) -> Path:
-    """The store's ``.duckdb`` file: `path` itself, or ``<path>/healthlab.duckdb``.
-
-    Examples
-    --------
-    >>> store_file("runs").as_posix()
-    'runs/healthlab.duckdb'
-    >>> store_file("runs/health.duckdb").as_posix()
-    'runs/health.duckdb'
-    """
-    path = Path(path)
-    return path if path.suffix == ".duckdb" else path / STORE_FILENAME
 
 
 class Store:
@@ -363,7 +240,7 @@ class Store:
         """Read a store table, sorted by its key, as pandas."""
         if table not in SCHEMA:
             raise StoreError(f"Unknown store table {table!r}; known: {list(SCHEMA)}.")
-        order = ", ".join(_q(c) for c in _ORDER[table])
+        order = ", ".join(_q(c) for c in READ_ORDER[table])
         sql = f"SELECT * FROM {table} {where} ORDER BY {order}"
         with self._connect(read_only=True) as con:
             frame = con.execute(sql, list(params)).df()
@@ -520,7 +397,7 @@ class Store:
             )
         return frame
 
-    def export(self, out_dir, *, fmt: str = "parquet", tables=_HISTORIES) -> list[Path]:
+    def export(self, out_dir, *, fmt: str = "parquet", tables=HISTORIES) -> list[Path]:
         """Write tables to ``out_dir/<table>.<fmt>`` (Parquet or CSV).
 
         Each file is written beside its target and moved into place, so a

@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Jupyter/matplotlib home, small worlds, Spark."""
+"""Shared fixtures: a private Jupyter/matplotlib home, worlds, Spark, report frames."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from report_frames import HOSTILE, OCT, SEP
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +79,7 @@ def small_reports(small_world, tmp_path_factory) -> Path:
 
     from healthlab.notebooks import execute_notebook
     from healthlab.pipeline import score_source
-    from healthlab.reports import write_portfolio_report
+    from healthlab.report_publishing import write_portfolio_report
 
     root = tmp_path_factory.mktemp("small_reports")
     store = root / "healthlab.duckdb"
@@ -94,3 +97,77 @@ def small_reports(small_world, tmp_path_factory) -> Path:
         ),
     )
     return root / "reports"
+
+
+# ------------------------------------------- hand-built report frames
+
+
+@pytest.fixture
+def accounts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a3", "a4", "a5"],
+            "name": ["Acme", HOSTILE, "Beta & Sons", "Gamma", "Delta"],
+            "csm": ["Ann", "Ann", "$Bo <b>", "$Bo <b>", HOSTILE],
+        }
+    )
+
+
+@pytest.fixture
+def scores() -> pd.DataFrame:
+    rows = [
+        ("a1", SEP, 75.0, "Strong"),
+        ("a2", SEP, 45.0, "Moderate"),
+        ("a3", SEP, 20.0, "Weak"),
+        ("a4", SEP, 35.0, "Weak"),
+        ("a5", SEP, 60.0, "Moderate"),
+        ("a1", OCT, 80.0, "Strong"),
+        ("a2", OCT, 30.0, "Weak"),
+        ("a3", OCT, 25.0, "Weak"),
+        ("a4", OCT, 38.0, "Weak"),
+        ("a5", OCT, np.nan, None),
+    ]
+    frame = pd.DataFrame(rows, columns=["account_id", "as_of", "score", "category"])
+    return frame.assign(definition_version="v1", coverage=1.0)
+
+
+@pytest.fixture
+def indices() -> pd.DataFrame:
+    rows = []
+    for acc, value_d, value_n in [("a2", 20.0, 50.0), ("a3", 10.0, 55.0)]:
+        rows.append((acc, OCT, "duration", value_d, 25.0, value_d * 25 / 35, True))
+        rows.append((acc, OCT, "nps", value_n, 10.0, value_n * 10 / 35, True))
+        rows.append((acc, OCT, "retention", np.nan, 20.0, np.nan, False))
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "account_id",
+            "as_of",
+            "index",
+            "value",
+            "weight",
+            "contribution",
+            "available",
+        ],
+    )
+    return frame.assign(
+        source_index=frame["index"],
+        reason=np.where(frame["available"], None, "too_few_users"),
+        peer_level="industry+app_type",
+        peer_group=f"retail|{HOSTILE}",
+        partial=[False, True, False, False, False, False],
+    )
+
+
+@pytest.fixture
+def metrics() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": ["a2", "a2", "a3"],
+            "as_of": [OCT, OCT, OCT],
+            "index": ["duration", "duration", "nps"],
+            "metric": ["level", "trend", "nps"],
+            "value": [0.5, -0.1, 10.0],
+            "percentile": [12.4, 61.0, 48.6],
+        }
+    )

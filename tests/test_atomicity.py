@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthlab import notebooks, reports
+from healthlab import notebooks, report_publishing
 from healthlab.cli import main
 from healthlab.errors import LockTimeoutError, NotebookExecutionError
-from healthlab.store import SCHEMA, Store
+from healthlab.store import Store
+from healthlab.store_layout import SCHEMA
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -230,7 +231,7 @@ def test_failure_midway_through_the_report_index(tmp_path, monkeypatch):
     root = tmp_path / "reports"
     (root / "2025-01-31").mkdir(parents=True)
     (root / "2025-01-31" / "portfolio.html").write_text("<html></html>")
-    reports.write_index(root)
+    report_publishing.write_index(root)
     before = (root / "index.html").read_bytes()
     (root / "2025-02-28").mkdir()
     (root / "2025-02-28" / "portfolio.html").write_text("<html></html>")
@@ -238,9 +239,9 @@ def test_failure_midway_through_the_report_index(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("interrupted")
 
-    monkeypatch.setattr(reports.os, "replace", fail)
+    monkeypatch.setattr(report_publishing.os, "replace", fail)
     with pytest.raises(OSError, match="interrupted"):
-        reports.write_index(root)
+        report_publishing.write_index(root)
 
     assert (root / "index.html").read_bytes() == before
     assert sorted(p.name for p in root.iterdir()) == [

@@ -25,7 +25,8 @@ from healthlab.definition import (
 )
 from healthlab.engine import open_source
 from healthlab.pipeline import compare_definitions, default_as_of_dates, score_source
-from healthlab.reports import definition_changes, write_portfolio_report
+from healthlab.report_publishing import write_portfolio_report
+from healthlab.reports import definition_changes
 from healthlab.store import Store
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""HTML building blocks, figures and the index page, on hand-built frames."""
+"""HTML building blocks, figures and the report data, on hand-built frames."""
 
 from __future__ import annotations
 
@@ -7,88 +7,12 @@ import json
 import re
 from html.parser import HTMLParser
 
-import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
+from report_frames import CATS, HOSTILE, LABELS, OCT, SEP, hand_built_world
 
 from healthlab import figures, report_html, reports
-
-HOSTILE = "<script>alert(1)</script>"
-CATS = [("Strong", 70.0, 100.0), ("Moderate", 40.0, 70.0), ("Weak", 0.0, 40.0)]
-LABELS = [c[0] for c in CATS]
-SEP, OCT = pd.Timestamp("2026-09-30"), pd.Timestamp("2026-10-31")
-
-
-@pytest.fixture
-def accounts() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "account_id": ["a1", "a2", "a3", "a4", "a5"],
-            "name": ["Acme", HOSTILE, "Beta & Sons", "Gamma", "Delta"],
-            "csm": ["Ann", "Ann", "$Bo <b>", "$Bo <b>", HOSTILE],
-        }
-    )
-
-
-@pytest.fixture
-def scores() -> pd.DataFrame:
-    rows = [
-        ("a1", SEP, 75.0, "Strong"),
-        ("a2", SEP, 45.0, "Moderate"),
-        ("a3", SEP, 20.0, "Weak"),
-        ("a4", SEP, 35.0, "Weak"),
-        ("a5", SEP, 60.0, "Moderate"),
-        ("a1", OCT, 80.0, "Strong"),
-        ("a2", OCT, 30.0, "Weak"),
-        ("a3", OCT, 25.0, "Weak"),
-        ("a4", OCT, 38.0, "Weak"),
-        ("a5", OCT, np.nan, None),
-    ]
-    frame = pd.DataFrame(rows, columns=["account_id", "as_of", "score", "category"])
-    return frame.assign(definition_version="v1", coverage=1.0)
-
-
-@pytest.fixture
-def indices() -> pd.DataFrame:
-    rows = []
-    for acc, value_d, value_n in [("a2", 20.0, 50.0), ("a3", 10.0, 55.0)]:
-        rows.append((acc, OCT, "duration", value_d, 25.0, value_d * 25 / 35, True))
-        rows.append((acc, OCT, "nps", value_n, 10.0, value_n * 10 / 35, True))
-        rows.append((acc, OCT, "retention", np.nan, 20.0, np.nan, False))
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "account_id",
-            "as_of",
-            "index",
-            "value",
-            "weight",
-            "contribution",
-            "available",
-        ],
-    )
-    return frame.assign(
-        source_index=frame["index"],
-        reason=np.where(frame["available"], None, "too_few_users"),
-        peer_level="industry+app_type",
-        peer_group=f"retail|{HOSTILE}",
-        partial=[False, True, False, False, False, False],
-    )
-
-
-@pytest.fixture
-def metrics() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "account_id": ["a2", "a2", "a3"],
-            "as_of": [OCT, OCT, OCT],
-            "index": ["duration", "duration", "nps"],
-            "metric": ["level", "trend", "nps"],
-            "value": [0.5, -0.1, 10.0],
-            "percentile": [12.4, 61.0, 48.6],
-        }
-    )
 
 
 def _no_hostile_markup(text: str) -> None:
@@ -251,56 +175,6 @@ def test_survival_figure_uses_category_colours():
     assert lines[1].get_label() == "Weak (12 accounts)"
 
 
-def test_write_index_links_reports_newest_first(tmp_path):
-    for day, pages in {
-        "2026-09-30": ["portfolio"],
-        "2026-10-31": ["validation", "portfolio", "x<y>"],
-    }.items():
-        (tmp_path / day).mkdir()
-        for page in pages:
-            (tmp_path / day / f"{page}.html").write_text("<html></html>")
-    (tmp_path / "2026-10-31" / reports.HEADLINE_FILE).write_text(
-        json.dumps(
-            {
-                "accounts": 1234,
-                "mean_score": 51.25,
-                "change": -1.5,
-                "category_shares": {"Strong": 0.2, HOSTILE: 0.8},
-            }
-        )
-    )
-    (tmp_path / "2026-10-31" / "failed").mkdir()
-    (tmp_path / "2026-10-31" / "failed" / "portfolio.html").write_text("x")
-    (tmp_path / "notes").mkdir()
-
-    index = reports.write_index(tmp_path)
-    page = index.read_text(encoding="utf-8")
-    hrefs = re.findall(r"href='([^']+)'", page)
-    assert hrefs == [
-        "2026-10-31/portfolio.html",
-        "2026-10-31/validation.html",
-        "2026-10-31/x%3Cy%3E.html",
-        "2026-09-30/portfolio.html",
-    ]
-    assert "X&lt;y&gt;" in page and "<y>" not in page
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
-    assert cells[:5] == [
-        "2026-10-31",
-        "1,234",
-        "51.2",
-        "-1.5",
-        "Strong 20% · &lt;script&gt;alert(1)&lt;/script&gt; 80%",
-    ]
-    assert cells[5:10] == ["2026-09-30", "", "", "", ""]
-    assert "<script" not in page
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["index.html"]
-
-
-def test_write_index_of_an_empty_folder(tmp_path):
-    page = reports.write_index(tmp_path / "new").read_text(encoding="utf-8")
-    assert "No report yet" in page
-
-
 def test_category_colors_are_one_palette():
     assert reports.CATEGORY_COLORS is figures.CATEGORY_COLORS
     assert figures.category_colors(LABELS) == {
@@ -354,115 +228,6 @@ def test_trend_draws_one_panel_per_csm_over_the_portfolio_mean():
 
 
 # ------------------------------------------------ the notebook, end to end
-
-
-def _hand_built_world(root, accounts, scores, indices, metrics):
-    """A source folder (accounts, sessions) and a store holding the frames."""
-    from healthlab.definition import load_definition
-    from healthlab.store import SCHEMA, Store
-
-    source = root / "source"
-    source.mkdir()
-    utc = pd.Timestamp("2024-01-01", tz="UTC")
-    accounts.assign(
-        industry="retail",
-        size_band="smb",
-        app_type="web",
-        created_at=utc,
-    ).to_parquet(source / "accounts.parquet")
-    pd.DataFrame(
-        {
-            "account_id": ["a1", "a2"],
-            "user_id": ["u1", "u2"],
-            "started_at": pd.to_datetime(["2026-01-05", "2026-10-30"], utc=True),
-            "duration_s": [60.0, 90.0],
-        }
-    ).to_parquet(source / "sessions.parquet")
-
-    definition = load_definition()
-    version = definition.version
-
-    def full(frame, table):
-        frame = frame.assign(definition_version=version)
-        for col in SCHEMA[table]:
-            if col not in frame:
-                frame[col] = None
-        return frame
-
-    store = Store(root / "healthlab.duckdb")
-    store.write_definition(definition)
-    alerts = pd.DataFrame(
-        {
-            "account_id": ["a2"],
-            "as_of": [OCT],
-            "kind": ["category_change"],
-            "previous_category": ["Moderate"],
-            "category": ["Weak"],
-            "previous_score": [45.0],
-            "score": [30.0],
-            "change": [-15.0],
-            "top_index": ["duration"],
-            "top_index_change": [-8.0],
-            "message": ["moved to Weak"],
-        }
-    )
-    store.write_scores(
-        full(scores, "score_history"),
-        full(indices, "index_history"),
-        full(metrics, "metric_history"),
-        full(alerts, "alerts"),
-    )
-    return source, store.path, version
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_portfolio_notebook_escapes_hostile_names(
-    tmp_path, accounts, scores, indices, metrics
-):
-    source, store_path, version = _hand_built_world(
-        tmp_path, accounts, scores, indices, metrics
-    )
-    run = reports.write_portfolio_report(
-        store_path,
-        source,
-        tmp_path / "reports",
-        validation_report="validation.html",
-        validation_summary={"Concordance": 0.7},
-        dropped_rows={"sessions": 12},
-    )
-    html = run.html_path.read_text(encoding="utf-8")
-    assert run.html_path == tmp_path / "reports" / "2026-10-31" / "portfolio.html"
-
-    # the hostile names show as text and never as markup
-    assert "<script>alert(1)</script>" not in html
-    assert "<script" not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4
-    assert "$Bo &lt;b&gt;" in html
-    assert "<b>" not in html.replace("<b>Co</b>", "")
-
-    # run facts, sections and a few numbers computed by hand
-    for text in [
-        "2026-01-05 to 2026-10-30",
-        "sessions: 12",
-        f"{version}",
-        "Accounts by category, per CSM",
-        "Highest and lowest accounts",
-        "Score trend per CSM",
-        "CSM leaderboard",
-        "Alerts of the period",
-        "At-risk accounts",
-        'href="validation.html"',
-    ]:
-        assert text in html, text
-    # October mean over a1..a4 = (80 + 30 + 25 + 38) / 4 = 43.25; September
-    # mean of all five = 47.0; change -3.75
-    assert "<strong>43.2</strong>" in html or "<strong>43.3</strong>" in html
-    assert "-3.8 vs last month" in html or "-3.7 vs last month" in html
-    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
-    assert "href='2026-10-31/portfolio.html'" in index
-    # the index shows the headline: 4 scored of 5 accounts, mean 43.25
-    assert ">5</td>" in index and (">43.2</td>" in index or ">43.3</td>" in index)
 
 
 class _Tables(HTMLParser):
@@ -593,7 +358,7 @@ def test_report_facts_read_store_and_source(
 ):
     from healthlab.store import Store
 
-    source, store_path, version = _hand_built_world(
+    source, store_path, version = hand_built_world(
         tmp_path, accounts, scores, indices, metrics
     )
     facts = reports.report_facts(store_path, source)
@@ -614,16 +379,3 @@ def test_report_facts_read_store_and_source(
         store.record_run(run_id, "score", pd.Timestamp.now(tz="UTC"), details)
     assert reports.report_facts(store_path, source)["dropped_rows"] == {"sessions": 7}
     assert reports.report_facts(store_path, source, as_of=SEP)["as_of"] == SEP
-
-
-def test_portfolio_report_refuses_an_empty_store(tmp_path):
-    from healthlab.errors import StoreError
-    from healthlab.store import Store
-
-    store = Store(tmp_path / "healthlab.duckdb")
-    with pytest.raises(StoreError) as info:
-        reports.write_portfolio_report(store.path, tmp_path, tmp_path / "reports")
-    assert str(info.value) == (
-        f"Store {str(store.path)!r} holds no scores; run `healthlab score` first."
-    )
-    assert not (tmp_path / "reports").exists()

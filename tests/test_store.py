@@ -10,7 +10,8 @@ import pytest
 from healthlab.alerts import ALERT_COLUMNS
 from healthlab.definition import load_definition
 from healthlab.errors import StoreError
-from healthlab.store import SCHEMA, Store
+from healthlab.store import Store
+from healthlab.store_layout import SCHEMA
 
 
 def _frames(as_of="2025-01-31", score=50.0, n=3):
