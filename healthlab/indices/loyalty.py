@@ -11,6 +11,7 @@ from healthlab.indices.params import LoyaltyParams
 from healthlab.indices.rollup import (
     IndexContext,
     column,
+    fetch,
     reasons,
     to_long,
     user_days,
@@ -91,7 +92,7 @@ def compute_loyalty(ctx: IndexContext, params: LoyaltyParams):
         kept = ((users[f"base_{block}"] & users[f"recent_{block}"]) >> bit) & 1
         sums[f"b{i}"] = base.sum()
         sums[f"k{i}"] = kept.sum()
-    wide = users.group_by("acc").aggregate(**sums).to_pandas()
+    wide = fetch(users.group_by("acc").aggregate(**sums))
 
     snapshots = len(ctx.as_of_days)
     frame = ctx.align(

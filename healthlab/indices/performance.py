@@ -11,6 +11,7 @@ from healthlab.indices.rollup import (
     IndexContext,
     column,
     day_number,
+    fetch,
     reasons,
     to_long,
     window_join,
@@ -59,7 +60,7 @@ def page_loads_window(ctx: IndexContext, params: PerformanceParams, by_page: boo
         loaded=days.items_loaded.sum(),
     )
     if by_page:
-        frame = expr.to_pandas()
+        frame = fetch(expr)
         frame["account_id"] = ctx.account_ids[frame["acc"].to_numpy(dtype="int64")]
     else:
         frame = ctx.execute(expr)
