@@ -25,7 +25,8 @@ the world. Then, each in its own subprocess so its peak RSS is its own:
 - on DuckDB, :func:`healthlab.indices.write_raw_metrics` of the packaged
   default definition at the last 12 month ends of the world: accounts in
   batches of ``--accounts-per-batch`` (default: the package's), each batch
-  written as a Parquet part file, threads = 2, DuckDB's ``memory_limit``
+  written as a Parquet part file (the indices of small tables run once
+  over every account, and are listed), threads = 2, DuckDB's ``memory_limit``
   from ``--memory-limit`` (otherwise its default of 80% of RAM);
   ``--unbatched`` adds :func:`healthlab.indices.compute_raw_metrics` on the
   whole world for comparison;
@@ -114,7 +115,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         threads=THREADS if on_duckdb else None,
         memory_limit=options.get("memory_limit") if on_duckdb else None,
     )
-    batches, per_batch = 1, None
+    batches, per_batch, whole_pass = 1, None, []
     if engine in ("duckdb", "spark_batched"):
         per_batch = options.get("accounts_per_batch")
         if engine == "spark_batched":
@@ -126,6 +127,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         finally:
             shutil.rmtree(out.parent, ignore_errors=True)
         rows, batches = summary.rows, summary.batches
+        whole_pass = list(summary.whole_pass)
         per_batch = per_batch or DEFAULT_ACCOUNTS_PER_BATCH
     else:
         rows = len(compute_raw_metrics(source, labels, definition))
@@ -135,6 +137,7 @@ def measure_metrics(world: str, engine: str, options: dict) -> dict:
         "cpu_s": time.process_time() - cpu,
         "rows": rows,
         "batches": batches,
+        "whole_pass": whole_pass,
         "accounts_per_batch": per_batch,
         "as_of": [labels[0], labels[-1]],
     }
@@ -237,6 +240,11 @@ def _report(kind: str, metrics: dict, floor: dict, per_user: dict | None) -> str
         + (
             f" of {metrics['accounts_per_batch']:,} accounts"
             if metrics["accounts_per_batch"]
+            else ""
+        )
+        + (
+            f" (once over every account: {', '.join(metrics['whole_pass'])})"
+            if metrics.get("whole_pass")
             else ""
         )
         + f" | ratio to floor {metrics['seconds'] / floor['seconds']:.2f}x"

@@ -17,6 +17,7 @@ from healthlab.engine import MEMORY_LIMIT_ENV, open_source
 from healthlab.errors import ParameterError
 from healthlab.indices import compute_raw_metrics, write_raw_metrics
 from healthlab.indices.batched import read_raw_metrics
+from healthlab.indices.compute import compute_blocks
 
 AS_OF = ["2025-01-31", "2025-06-30", "2025-12-31", "2026-09-30"]
 
@@ -45,6 +46,51 @@ def test_batches_equal_the_whole_computation(source, whole, tmp_path):
     # plain pandas reads the same rows
     plain = pd.read_parquet(tmp_path / "m")
     pd.testing.assert_frame_equal(plain, whole)
+
+
+# the tables each index reads besides the accounts (sessions: always batched)
+SMALL_TABLE_INDICES = {
+    "performance": ["page_loads"],
+    "rating": ["ratings"],
+    "nps": ["nps_responses", "nps_invitations"],
+    "touchpoints": ["touchpoints"],
+    "rapport": ["rapport"],
+}
+
+
+def _rows(world: Path, table: str) -> int:
+    folder = world / table
+    return pq.ParquetDataset(sorted(folder.rglob("*.parquet"))).read().num_rows
+
+
+@pytest.mark.parametrize("limit", ["none", "below_page_loads", "all"])
+def test_small_tables_run_once_over_every_account(
+    world, source, whole, tmp_path, limit
+):
+    counts = {
+        t: _rows(world, t) for tables in SMALL_TABLE_INDICES.values() for t in tables
+    }
+    rows = {
+        "none": 0,
+        "below_page_loads": counts["page_loads"] - 1,
+        "all": max(counts.values()),
+    }[limit]
+    expected = tuple(
+        name
+        for name, tables in SMALL_TABLE_INDICES.items()
+        if rows > 0 and all(counts[t] <= rows for t in tables)
+    )
+    summary = write_raw_metrics(
+        source,
+        AS_OF,
+        None,
+        tmp_path / "m",
+        accounts_per_batch=23,
+        whole_pass_rows=rows,
+    )
+    assert summary.whole_pass == expected
+    assert ("performance" in expected) == (limit == "all")
+    pd.testing.assert_frame_equal(read_raw_metrics(tmp_path / "m"), whole)
 
 
 def test_parts_hold_contiguous_account_ranges(world, source, whole, tmp_path):
@@ -81,13 +127,14 @@ def test_failure_leaves_the_previous_output_untouched(
     before = {f.name: f.read_bytes() for f in out.iterdir()}
     calls = []
 
-    def failing(part, as_of_dates, params):
+    def failing(ctx, passes):
+        # the first call is the pass over every account, then one per batch
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("engine gave up")
-        return compute_raw_metrics(part, as_of_dates, params)
+        return compute_blocks(ctx, passes)
 
-    monkeypatch.setattr(batched, "compute_raw_metrics", failing)
+    monkeypatch.setattr(batched, "compute_blocks", failing)
     with pytest.raises(RuntimeError, match="engine gave up"):
         write_raw_metrics(source, AS_OF, None, out, accounts_per_batch=30)
     assert len(calls) == 3
@@ -112,6 +159,15 @@ def test_refuses_a_folder_that_is_not_an_output(source, tmp_path):
 def test_rejects_a_bad_batch_size(source, tmp_path, value):
     with pytest.raises(ParameterError, match="`accounts_per_batch` must be a posi"):
         write_raw_metrics(source, AS_OF, None, tmp_path / "m", accounts_per_batch=value)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "10", False])
+def test_rejects_a_bad_whole_pass_size(source, tmp_path, value):
+    message = f"`whole_pass_rows` must be a non-negative integer, got {value!r}."
+    with pytest.raises(ParameterError) as caught:
+        write_raw_metrics(source, AS_OF, None, tmp_path / "m", whole_pass_rows=value)
+    assert str(caught.value) == message
     assert not (tmp_path / "m").exists()
 
 

@@ -12,6 +12,15 @@ A range filter ``lo <= account_id <= hi`` rather than a list of ids lets a
 Parquet reader skip whole row groups by their min/max statistics: files
 written per chunk of accounts (as the simulator and most exports do) are
 read only where they overlap the batch.
+
+Only the indices that need it run per batch. The session indices always do:
+their rollup of one row per user and day is materialised, so its memory
+follows the sessions of the batch. An index whose tables all hold at most
+``whole_pass_rows`` rows (ratings, NPS, touchpoints, rapport and custom
+metrics, typically) is a streaming aggregation to one row per as-of date
+and account, so it runs once over every account instead, and each batch
+takes its rows: a query per batch on a small table is nearly all fixed
+cost (compilation, planning, opening every Parquet file's footer).
 """
 
 from __future__ import annotations
@@ -30,13 +39,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthlab.errors import MissingTableError, ParameterError
-from healthlab.indices.compute import compute_raw_metrics
+from healthlab.indices.compute import (
+    compute_blocks,
+    index_passes,
+    require_sessions,
+    resolve_index_params,
+)
+from healthlab.indices.rollup import assemble, build_context
 
 __all__ = [
     "RawMetricsSummary",
     "write_raw_metrics",
     "read_raw_metrics",
     "DEFAULT_ACCOUNTS_PER_BATCH",
+    "DEFAULT_WHOLE_PASS_ROWS",
 ]
 
 logger = logging.getLogger("healthlab")
@@ -44,8 +60,12 @@ logger = logging.getLogger("healthlab")
 # About 4 million sessions per batch for accounts like the simulated default
 # world's (about 2,000 sessions per account over two years): DuckDB's peak
 # resident memory grows by about 0.25 MB per account of a batch, above about
-# 300 MB, and each batch costs a fixed second or so (a dozen queries).
+# 300 MB, and each batch costs a fixed half second or so (its queries).
 DEFAULT_ACCOUNTS_PER_BATCH = 2000
+# Tables up to this many rows are read in one pass over every account.
+DEFAULT_WHOLE_PASS_ROWS = 20_000_000
+# The session rollup is materialised: its indices always run per batch.
+_ALWAYS_BATCHED = frozenset({"sessions"})
 _PART = "part-{:05d}.parquet"
 
 
@@ -61,6 +81,8 @@ class RawMetricsSummary:
         Batches computed, accounts in the accounts table, metric rows written.
     elapsed_s : float
         Wall time of the whole computation.
+    whole_pass : tuple of str
+        The index computations run once over every account, not per batch.
     """
 
     path: Path
@@ -68,6 +90,7 @@ class RawMetricsSummary:
     accounts: int
     rows: int
     elapsed_s: float
+    whole_pass: tuple = ()
 
     def __str__(self) -> str:
         return (
@@ -103,6 +126,7 @@ def write_raw_metrics(
     path,
     *,
     accounts_per_batch: int = DEFAULT_ACCOUNTS_PER_BATCH,
+    whole_pass_rows: int = DEFAULT_WHOLE_PASS_ROWS,
 ) -> RawMetricsSummary:
     """Compute raw metrics batch by batch of accounts into Parquet part files.
 
@@ -124,6 +148,10 @@ def write_raw_metrics(
         the number of batches: the default keeps 100 million simulated
         sessions (about 46,000 accounts) under 1.5 GB of resident memory on
         DuckDB. Lower it for accounts with many more events.
+    whole_pass_rows : int
+        An index whose source tables all hold at most this many rows runs
+        once over every account instead of once per batch (never the
+        session indices). 0 runs every index per batch.
 
     Returns
     -------
@@ -139,16 +167,13 @@ def write_raw_metrics(
     dictionary-encoded; readers see plain strings
     (:func:`read_raw_metrics`).
     """
-    if (
-        isinstance(accounts_per_batch, bool)
-        or not isinstance(accounts_per_batch, int | np.integer)
-        or accounts_per_batch < 1
-    ):
-        raise ParameterError(
-            "`accounts_per_batch` must be a positive integer, got "
-            f"{accounts_per_batch!r}."
-        )
+    _require_count("accounts_per_batch", accounts_per_batch, minimum=1)
+    _require_count("whole_pass_rows", whole_pass_rows, minimum=0)
     started = time.perf_counter()
+    require_sessions(source)
+    passes = index_passes(resolve_index_params(definition_params))
+    whole = [p for p in passes if _fits_whole_pass(source, p, whole_pass_rows)]
+    per_batch = [p for p in passes if p not in whole]
     ids = _account_ids(source)
     step = int(accounts_per_batch)
     # contiguous ranges of the sorted ids, bounds included
@@ -160,10 +185,16 @@ def write_raw_metrics(
     tmp = _prepare_output(path)
     rows = 0
     try:
+        everyone = _WholePass(source, as_of_dates, whole)
         # no account at all: one (empty) part from the whole source
         for batch, (lo, hi) in enumerate(ranges or [(None, None)]):
             part = source if lo is None else _restrict(source, lo, hi)
-            frame = compute_raw_metrics(part, as_of_dates, definition_params)
+            ctx = build_context(part, as_of_dates)
+            try:
+                blocks = compute_blocks(ctx, per_batch)
+            finally:
+                ctx.release()
+            frame = assemble(blocks + everyone.blocks_for(ctx), ctx.skeleton)
             rows += len(frame)
             _write_part(tmp / _PART.format(batch), frame)
             del frame
@@ -178,6 +209,7 @@ def write_raw_metrics(
         accounts=len(ids),
         rows=rows,
         elapsed_s=time.perf_counter() - started,
+        whole_pass=tuple(p.name for p in whole),
     )
 
 
@@ -195,6 +227,69 @@ def read_raw_metrics(path) -> pd.DataFrame:
         )
     frame = pq.ParquetDataset(files).read().to_pandas()
     return frame.reset_index(drop=True)
+
+
+def _require_count(name: str, value, minimum: int) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < minimum
+    ):
+        kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise ParameterError(f"`{name}` must be {kind}, got {value!r}.")
+
+
+def _fits_whole_pass(source, index, limit: int) -> bool:
+    # an index of small tables only; absent tables hold nothing
+    if limit == 0 or _ALWAYS_BATCHED & set(index.tables):
+        return False
+    for name in index.tables:
+        table = source.tables.get(name)
+        if table is not None and table.count().to_pyarrow().as_py() > limit:
+            return False
+    return True
+
+
+class _WholePass:
+    """Index blocks computed once over every account, handed out per batch."""
+
+    def __init__(self, source, as_of_dates, passes):
+        self.blocks = []
+        self.rows = None
+        if not passes:
+            return
+        ctx = build_context(source, as_of_dates)
+        try:
+            self.blocks = compute_blocks(ctx, passes)
+        finally:
+            ctx.release()
+        skeleton = ctx.skeleton
+        self.rows = pd.MultiIndex.from_arrays(
+            [skeleton["as_of_day"], skeleton["account_id"]]
+        )
+
+    def blocks_for(self, ctx) -> list:
+        """The blocks restricted and ordered to the skeleton of `ctx`."""
+        if not self.blocks:
+            return []
+        keys = pd.MultiIndex.from_arrays(
+            [ctx.skeleton["as_of_day"], ctx.skeleton["account_id"]]
+        )
+        rows = self.rows.get_indexer(keys)
+        if (rows < 0).any():
+            raise RuntimeError(
+                "A batch holds (as-of date, account) pairs the pass over every "
+                "account lacks; the accounts table changed during the run."
+            )
+        return [
+            replace(
+                block,
+                values=block.values[:, rows],
+                why=block.why[:, rows],
+                partial=block.partial[rows],
+            )
+            for block in self.blocks
+        ]
 
 
 def _restrict(source, lo, hi):

@@ -9,7 +9,9 @@ account-level results into pandas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 
@@ -23,9 +25,17 @@ from healthlab.indices.performance import compute_performance, page_figures
 from healthlab.indices.rating import compute_rating
 from healthlab.indices.relationship import compute_rapport, compute_touchpoints
 from healthlab.indices.retention import compute_retention
-from healthlab.indices.rollup import assemble, build_context
+from healthlab.indices.rollup import IndexContext, assemble, build_context
 
-__all__ = ["compute_raw_metrics", "compute_page_figures", "resolve_index_params"]
+__all__ = [
+    "IndexPass",
+    "compute_blocks",
+    "compute_page_figures",
+    "compute_raw_metrics",
+    "index_passes",
+    "require_sessions",
+    "resolve_index_params",
+]
 
 
 def resolve_index_params(definition_params=None) -> IndexParams:
@@ -44,6 +54,63 @@ def resolve_index_params(definition_params=None) -> IndexParams:
         "parameters or a score definition with `index_params`, got "
         f"{type(definition_params).__name__!r}."
     )
+
+
+@dataclass(frozen=True)
+class IndexPass:
+    """One index computation and the source tables it reads.
+
+    Attributes
+    ----------
+    name : str
+        The index (a computation may emit several, e.g. the touchpoint pair).
+    tables : tuple of str
+        Source tables the computation reads.
+    compute : callable
+        ``compute(ctx)`` returns a :class:`~healthlab.indices.rollup.MetricBlock`
+        or a list of them, aligned on ``ctx.skeleton``.
+    """
+
+    name: str
+    tables: tuple
+    compute: Callable
+
+
+def index_passes(params: IndexParams) -> list[IndexPass]:
+    """Every index computation of `params`, built-in indices first."""
+    built_in = [
+        ("duration", ("sessions",), compute_duration, params.duration),
+        ("retention", ("sessions",), compute_retention, params.retention),
+        ("performance", ("page_loads",), compute_performance, params.performance),
+        ("rating", ("ratings",), compute_rating, params.rating),
+        ("loyalty", ("sessions",), compute_loyalty, params.loyalty),
+        ("nps", ("nps_responses", "nps_invitations"), compute_nps, params.nps),
+        ("touchpoints", ("touchpoints",), compute_touchpoints, params.relationship),
+        ("rapport", ("rapport",), compute_rapport, params.relationship),
+    ]
+    custom = [(c.name, (c.table,), compute_custom, c) for c in params.custom]
+    return [
+        IndexPass(name, tables, partial(compute, params=index_params))
+        for name, tables, compute, index_params in built_in + custom
+    ]
+
+
+def compute_blocks(ctx: IndexContext, passes: Iterable[IndexPass]) -> list:
+    """The metric blocks of `passes` on one context, in their order."""
+    blocks = []
+    for index in passes:
+        part = index.compute(ctx)
+        blocks.extend(part if isinstance(part, list) else [part])
+    return blocks
+
+
+def require_sessions(source) -> None:
+    """Refuse a source without the ``sessions`` table."""
+    if "sessions" not in source.tables:
+        raise MissingTableError(
+            "Table 'sessions' is missing from the source; duration, retention "
+            "and loyalty are computed from it."
+        )
 
 
 def compute_raw_metrics(
@@ -78,29 +145,12 @@ def compute_raw_metrics(
     index of the parameters. Each function's Notes give its formulas.
     """
     params = resolve_index_params(definition_params)
-    if "sessions" not in source.tables:
-        raise MissingTableError(
-            "Table 'sessions' is missing from the source; duration, retention "
-            "and loyalty are computed from it."
-        )
+    require_sessions(source)
     ctx = build_context(source, as_of_dates)
     try:
-        parts = [
-            compute_duration(ctx, params.duration),
-            compute_retention(ctx, params.retention),
-            compute_performance(ctx, params.performance),
-            compute_rating(ctx, params.rating),
-            compute_loyalty(ctx, params.loyalty),
-            compute_nps(ctx, params.nps),
-            compute_touchpoints(ctx, params.relationship),
-            compute_rapport(ctx, params.relationship),
-            *(compute_custom(ctx, custom) for custom in params.custom),
-        ]
+        blocks = compute_blocks(ctx, index_passes(params))
     finally:
         ctx.release()
-    blocks = []
-    for part in parts:
-        blocks.extend(part if isinstance(part, list) else [part])
     return assemble(blocks, ctx.skeleton)
 
 
