@@ -3,10 +3,11 @@
 Every index is a function of one account's own rows, so the accounts can be
 computed apart. :func:`write_raw_metrics` splits the sorted account ids into
 contiguous ranges, restricts every table of the source to one range at a
-time, runs :func:`healthlab.indices.compute_raw_metrics` on it and appends
-the result to a folder of Parquet part files. The engine then holds the
-rollups of one batch only (the session rollup is the large one), and the
-Python process one batch's long frame.
+time, computes that batch's indices as
+:func:`healthlab.indices.compute_raw_metrics` would and appends the result
+to a folder of Parquet part files. The engine then holds the rollups of one
+batch only (the session rollup is the large one), and the Python process
+one batch's long frame.
 
 A range filter ``lo <= account_id <= hi`` rather than a list of ids lets a
 Parquet reader skip whole row groups by their min/max statistics: files
@@ -172,8 +173,9 @@ def write_raw_metrics(
     started = time.perf_counter()
     require_sessions(source)
     passes = index_passes(resolve_index_params(definition_params))
-    whole = [p for p in passes if _fits_whole_pass(source, p, whole_pass_rows)]
-    per_batch = [p for p in passes if p not in whole]
+    fits = [_fits_whole_pass(source, p, whole_pass_rows) for p in passes]
+    whole = [p for p, once in zip(passes, fits, strict=True) if once]
+    per_batch = [p for p, once in zip(passes, fits, strict=True) if not once]
     ids = _account_ids(source)
     step = int(accounts_per_batch)
     # contiguous ranges of the sorted ids, bounds included
