@@ -19,6 +19,7 @@ import pandas as pd
 
 from healthlab.benchmarks import (
     BENCHMARK_COLUMNS,
+    BENCHMARK_KEY,
     assign_peer_groups,
     benchmarks_at,
     format_peer_group,
@@ -34,8 +35,6 @@ __all__ = [
     "refresh_benchmark_version",
     "summarise_fallbacks",
 ]
-
-_KEY = ["as_of", "index", "metric", "peer_level", "peer_group", "quantile"]
 
 
 @dataclass
@@ -286,7 +285,7 @@ def benchmark_content_hash(benchmarks: pd.DataFrame) -> str:
         frame[col] = frame[col].astype("int64")
     for col in ("value", "member_mean"):
         frame[col] = frame[col].astype("float64")
-    frame = frame.sort_values(_KEY, ignore_index=True)
+    frame = frame.sort_values(BENCHMARK_KEY, ignore_index=True)
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return hashlib.sha256(rows.tobytes()).hexdigest()
 

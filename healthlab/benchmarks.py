@@ -29,6 +29,7 @@ from healthlab.percentiles import (
 
 __all__ = [
     "BENCHMARK_COLUMNS",
+    "BENCHMARK_KEY",
     "DEFAULT_PEER_LEVELS",
     "QUANTILES",
     "benchmarks_at",
@@ -49,13 +50,11 @@ DEFAULT_PEER_LEVELS: tuple[tuple[str, ...], ...] = (
     (),
 )
 
+# One row of a benchmark version per key: a quantile of one peer group.
+BENCHMARK_KEY = ["as_of", "index", "metric", "peer_level", "peer_group", "quantile"]
+
 BENCHMARK_COLUMNS = [
-    "as_of",
-    "index",
-    "metric",
-    "peer_level",
-    "peer_group",
-    "quantile",
+    *BENCHMARK_KEY,
     "value",
     "member_count",
     "member_mean",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from healthlab.benchmarks import BENCHMARK_KEY
+
 __all__ = ["STORE_FILENAME", "SCHEMA", "READ_ORDER", "HISTORIES", "store_file"]
 
 STORE_FILENAME = "healthlab.duckdb"
@@ -108,15 +110,7 @@ READ_ORDER = {
     "score_history": ["definition_version", "as_of", "account_id"],
     "index_history": ["definition_version", "as_of", "account_id", "index"],
     "metric_history": ["definition_version", "as_of", "account_id", "index", "metric"],
-    "benchmarks": [
-        "version",
-        "as_of",
-        "index",
-        "metric",
-        "peer_level",
-        "peer_group",
-        "quantile",
-    ],
+    "benchmarks": ["version", *BENCHMARK_KEY],
     "benchmark_versions": ["version"],
     "alerts": ["definition_version", "as_of", "account_id", "kind"],
     "definitions": ["version"],
