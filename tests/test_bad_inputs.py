@@ -17,19 +17,19 @@ import warnings
 import pandas as pd
 import pytest
 import yaml
-from bad_inputs.cases import (
-    DATA_CASES,
-    DEFINITION_CASES,
-    DEFINITION_FILES,
-    FIX_ROWS,
-    Case,
-)
+from bad_inputs.cases import FIX_ROWS, Case
+from bad_inputs.definition_cases import DEFINITION_CASES, DEFINITION_FILES
+from bad_inputs.row_cases import KEY_CASES, VALUE_CASES
+from bad_inputs.structure_cases import CSV_CASES, SCHEMA_CASES, TIMESTAMP_CASES
 from bad_inputs.world import base_world, write_world
 
 from healthlab.contract import validate_source
 from healthlab.definition import DEFAULT_DEFINITION_PATH, load_definition
 from healthlab.engine import open_source
 from healthlab.errors import DefinitionError, DroppedRowsWarning
+
+# the bad sources, in catalogue order
+DATA_CASES = [*SCHEMA_CASES, *VALUE_CASES, *TIMESTAMP_CASES, *KEY_CASES, *CSV_CASES]
 
 
 def build(case: Case, tmp_path):
